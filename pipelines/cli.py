@@ -1,0 +1,187 @@
+"""`segments`: the project CLI for data engineers and analysts.
+
+    segments generate [--customers N --days D --seed S]   sample data into the landing zone
+    segments run [--as-of DATE]                           full refresh up to DATE (default yesterday)
+    segments backfill --from DATE --to DATE               one run over a range of daily partitions
+    segments status                                       last run, what it published, what failed
+
+Runs go through the same Dagster job the schedule uses, recorded in the Dagster instance at
+$DAGSTER_HOME (default `$SEGMENTS_WAREHOUSE_DIR/dagster_home`), so `make dev` shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from pipelines import settings as _settings
+
+
+def _parse_date(flag: str):
+    def parse(raw: str) -> date:
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} {raw!r}: expected a date as YYYY-MM-DD") from None
+
+    return parse
+
+
+def _yesterday() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def ensure_dagster_home(cfg: _settings.Settings) -> Path:
+    """Point DAGSTER_HOME at the warehouse dir unless the user chose one."""
+    home = Path(os.environ.get("DAGSTER_HOME") or cfg.warehouse_dir / "dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = os.fspath(home.resolve())
+    return home
+
+
+def landing_is_empty(landing_dir: Path) -> bool:
+    return not landing_dir.exists() or not any(p.is_file() for p in landing_dir.rglob("*"))
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pipelines.lib.generate import generate
+
+    cfg = _settings.load()
+    landing = Path(args.landing_dir or cfg.landing_dir)
+    if args.if_empty and not landing_is_empty(landing):
+        print(f"landing zone {landing} already has files; not generating sample data")
+        return 0
+    summary = generate(
+        landing, customers=args.customers, days=args.days, seed=args.seed,
+        end_date=args.end_date, reporting_currency=cfg.reporting_currency,
+    )
+    print(summary)
+    return 0
+
+
+def execute_refresh(start: date, end: date) -> bool:
+    """One run of the refresh job over daily partitions [start, end]; True when it succeeded."""
+    import dagster as dg
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    cfg = _settings.load()
+    ensure_dagster_home(cfg)
+    from pipelines.definitions import defs
+    from pipelines.lib.partitions import DAILY
+
+    first = DAILY.start.date()
+    last = DAILY.get_last_partition_key()
+    if start < first:
+        raise SystemExit(
+            f"--from {start} is before SEGMENTS_START_DATE={first}; set SEGMENTS_START_DATE earlier."
+        )
+    if last is None or end > date.fromisoformat(last):
+        raise SystemExit(f"--to {end} has no partition yet: the last complete day is {last}.")
+    job = defs.resolve_job_def("refresh")
+    instance = dg.DagsterInstance.get()
+    if start == end:
+        result = job.execute_in_process(
+            instance=instance, partition_key=end.isoformat(), raise_on_error=False
+        )
+    else:
+        result = job.execute_in_process(
+            instance=instance,
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
+                ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
+            },
+            raise_on_error=False,
+        )
+    if not result.success:
+        failed = [ev for ev in result.all_events if ev.is_step_failure]
+        print(f"run {result.run_id} FAILED; nothing was published (BI keeps the last good data).",
+              file=sys.stderr)
+        for ev in failed:
+            err = ev.step_failure_data.error
+            print(f"  step {ev.step_key}: {err.message.strip() if err else 'failed'}", file=sys.stderr)
+        print("  details: `segments status`, or `make dev` and open the run in the Dagster UI.",
+              file=sys.stderr)
+        return False
+    print(f"run {result.run_id} succeeded: partitions {start} .. {end}")
+    return True
+
+
+def print_published_summary(cfg: _settings.Settings) -> None:
+    import duckdb
+
+    with duckdb.connect(os.fspath(cfg.published_db), read_only=True) as con:
+        as_of = con.execute("select max(as_of_date) from customer_segments").fetchone()[0]
+        rows = con.execute(
+            "select rfm_segment, count(*) from customer_segments group by 1 order by 2 desc"
+        ).fetchall()
+    total = sum(n for _, n in rows)
+    print(f"\nCustomers per RFM segment as of {as_of} ({total:,} customers):")
+    for segment, n in rows:
+        print(f"  {segment:<20} {n:>8,}  {100 * n / total:5.1f}%")
+    print(f"\nPublished file (open read-only): {cfg.published_db}")
+    print("Dagster UI: `make dev`, then open http://127.0.0.1:3000")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = _settings.load()
+    as_of = args.as_of or cfg.as_of_date or _yesterday()
+    if not execute_refresh(cfg.start_date, as_of):
+        return 1
+    print_published_summary(cfg)
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    if args.end < args.start:
+        print(f"--to {args.end} is before --from {args.start}", file=sys.stderr)
+        return 2
+    if not execute_refresh(args.start, args.end):
+        return 1
+    print_published_summary(_settings.load())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="segments", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write sample source files into the landing zone")
+    gen.add_argument("--customers", type=int, default=2000)
+    gen.add_argument("--days", type=int, default=730)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--end-date", type=_parse_date("--end-date"), default=None,
+                     help="last day of data (default: yesterday)")
+    gen.add_argument("--landing-dir", default=None, help="default: $SEGMENTS_LANDING_DIR")
+    gen.add_argument("--if-empty", action="store_true",
+                     help="do nothing when the landing zone already has files")
+    gen.set_defaults(func=cmd_generate)
+
+    run = sub.add_parser("run", help="full refresh: every partition up to --as-of, then publish")
+    run.add_argument("--as-of", type=_parse_date("--as-of"), default=None,
+                     help="compute segments as of this date (default: yesterday)")
+    run.set_defaults(func=cmd_run)
+
+    bf = sub.add_parser("backfill", help="one run over the daily partitions --from .. --to")
+    bf.add_argument("--from", dest="start", type=_parse_date("--from"), required=True)
+    bf.add_argument("--to", dest="end", type=_parse_date("--to"), required=True)
+    bf.set_defaults(func=cmd_backfill)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except _settings.SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""Assembles the code location. Each domain under pipelines/defs/ owns its assets, checks,
+schedules and sensors; this module only collects them."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.defs import jobs
+from pipelines.defs.ingest import assets as ingest
+from pipelines.defs.publish import assets as publish
+from pipelines.defs.warehouse import assets as warehouse
+from pipelines.defs.warehouse.project import dbt_resource
+
+defs = dg.Definitions(
+    assets=[*ingest.assets, *warehouse.assets, *publish.assets],
+    jobs=jobs.jobs,
+    schedules=jobs.schedules,
+    resources={"dbt": dbt_resource()},
+    # One process writes the build database at a time (DuckDB's single-writer rule), and the
+    # multiprocess executor would re-import this code per step (~5 s each).
+    executor=dg.in_process_executor,
+)

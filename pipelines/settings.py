@@ -1,0 +1,118 @@
+"""Env-driven configuration: the one place that reads environment variables.
+
+Every path the pipeline touches comes from here, so tests can point the whole product at a
+temp dir by setting `SEGMENTS_LANDING_DIR` / `SEGMENTS_WAREHOUSE_DIR` before calling `load()`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the pipeline cannot use; the message names the variable."""
+
+
+def _env_date(name: str, default: str | None) -> date | None:
+    raw = os.environ.get(name, default)
+    if raw in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise SettingsError(
+            f"{name}={raw!r} is not a date; set it as YYYY-MM-DD (e.g. 2024-01-31) or unset it."
+        ) from exc
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a whole number; set e.g. {name}={default}.") from exc
+
+
+def _load_dotenv() -> None:
+    env_file = PROJECT_ROOT / ".env"
+    if env_file.exists():
+        from dotenv import load_dotenv
+
+        load_dotenv(env_file, override=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    warehouse_dir: Path
+    reporting_currency: str
+    start_date: date
+    as_of_date: date | None
+    freshness_max_age_hours: int
+    include_pii: bool
+
+    @property
+    def build_db(self) -> Path:
+        """The pipeline's own DuckDB file: raw, quarantine, meta and every dbt model."""
+        return self.warehouse_dir / "build.duckdb"
+
+    @property
+    def published_db(self) -> Path:
+        """The read-only file BI tools open; replaced atomically on each publish."""
+        return self.warehouse_dir / "segments.duckdb"
+
+    @property
+    def parquet_dir(self) -> Path:
+        return self.warehouse_dir / "parquet"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.warehouse_dir / "exports"
+
+    @property
+    def report_path(self) -> Path:
+        return self.warehouse_dir / "report.html"
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for dbt subprocesses: profiles.yml reads these."""
+        return {
+            "SEGMENTS_BUILD_DB": str(self.build_db),
+            "SEGMENTS_REPORTING_CURRENCY": self.reporting_currency,
+        }
+
+
+def load() -> Settings:
+    """Read settings from the environment (defaults relative to the project root).
+
+    A `.env` file in the project root is read first; variables already set win over it.
+    """
+    _load_dotenv()
+    landing = Path(os.environ.get("SEGMENTS_LANDING_DIR") or PROJECT_ROOT / "data" / "landing")
+    warehouse = Path(
+        os.environ.get("SEGMENTS_WAREHOUSE_DIR") or PROJECT_ROOT / "data" / "warehouse"
+    )
+    currency = (os.environ.get("SEGMENTS_REPORTING_CURRENCY") or "USD").strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise SettingsError(
+            f"SEGMENTS_REPORTING_CURRENCY={currency!r} is not an ISO 4217 code; use e.g. USD or EUR."
+        )
+    start = _env_date("SEGMENTS_START_DATE", "2020-01-01")
+    assert start is not None
+    return Settings(
+        landing_dir=landing.resolve(),
+        warehouse_dir=warehouse.resolve(),
+        reporting_currency=currency,
+        start_date=start,
+        as_of_date=_env_date("SEGMENTS_AS_OF_DATE", None),
+        freshness_max_age_hours=_env_int("SEGMENTS_FRESHNESS_MAX_AGE_HOURS", 36),
+        include_pii=os.environ.get("SEGMENTS_PUBLISH_PII", "").lower() in ("1", "true", "yes"),
+    )
