@@ -19,6 +19,8 @@ from pathlib import Path
 
 from pipelines import settings as _settings
 
+from pipelines.lib import instance_tuning  # noqa: F401  (fast SQLite event log)
+
 
 def _parse_date(flag: str):
     def parse(raw: str) -> date:
@@ -118,7 +120,8 @@ def print_published_summary(cfg: _settings.Settings) -> None:
     with duckdb.connect(os.fspath(cfg.published_db), read_only=True) as con:
         as_of = con.execute("select max(as_of_date) from customer_segments").fetchone()[0]
         rows = con.execute(
-            "select rfm_segment, count(*) from customer_segments group by 1 order by 2 desc"
+            "select coalesce(rfm_segment, '(no purchase in lookback)'), count(*) "
+            "from customer_segments group by 1 order by 2 desc"
         ).fetchall()
     total = sum(n for _, n in rows)
     print(f"\nCustomers per RFM segment as of {as_of} ({total:,} customers):")
@@ -128,10 +131,49 @@ def print_published_summary(cfg: _settings.Settings) -> None:
     print("Dagster UI: `make dev`, then open http://127.0.0.1:3000")
 
 
+TRANSACTION_SOURCES = ("shopify", "stripe", "paypal", "generic")
+
+
+def first_data_date(cfg: _settings.Settings, as_of: date) -> date:
+    """Earliest transaction date in the landing zone or the warehouse, bounded to [start, as_of].
+
+    A full refresh runs over [first_data_date, as_of], not from SEGMENTS_START_DATE: Dagster
+    records a planned event per partition and asset, so empty years cost real time.
+    """
+    import duckdb
+
+    from pipelines.defs.ingest.loader import partitions_touched_by_new_files
+
+    dates: set[date] = set()
+    for source in TRANSACTION_SOURCES:
+        dates |= partitions_touched_by_new_files(
+            source, cfg.landing_dir, cfg.build_db,
+            start_date=cfg.start_date, reporting_currency=cfg.reporting_currency,
+        )
+    if cfg.build_db.exists():
+        with duckdb.connect(os.fspath(cfg.build_db), read_only=True) as con:
+            has_manifest = con.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = 'meta' and table_name = 'load_manifest'"
+            ).fetchone()[0]
+            if has_manifest:
+                loaded = con.execute(
+                    "select min(min_partition_date) from meta.load_manifest where source in "
+                    f"({', '.join('?' for _ in TRANSACTION_SOURCES)})",
+                    list(TRANSACTION_SOURCES),
+                ).fetchone()[0]
+                if loaded:
+                    dates.add(loaded)
+    candidates = [d for d in dates if cfg.start_date <= d <= as_of]
+    return min(candidates) if candidates else as_of
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = _settings.load()
     as_of = args.as_of or cfg.as_of_date or _yesterday()
-    if not execute_refresh(cfg.start_date, as_of):
+    start = first_data_date(cfg, as_of)
+    print(f"full refresh: partitions {start} .. {as_of}, segments as of {as_of}")
+    if not execute_refresh(start, as_of):
         return 1
     print_published_summary(cfg)
     return 0
@@ -144,6 +186,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if not execute_refresh(args.start, args.end):
         return 1
     print_published_summary(_settings.load())
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from pipelines.status import status_lines
+
+    print("\n".join(status_lines()))
     return 0
 
 
@@ -171,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("--from", dest="start", type=_parse_date("--from"), required=True)
     bf.add_argument("--to", dest="end", type=_parse_date("--to"), required=True)
     bf.set_defaults(func=cmd_backfill)
+
+    st = sub.add_parser("status", help="last run, what it published, what failed")
+    st.set_defaults(func=cmd_status)
     return parser
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.lib import instance_tuning  # noqa: F401  (fast SQLite event log)
+
 from pipelines.defs import jobs
 from pipelines.defs.ingest import assets as ingest
 from pipelines.defs.publish import assets as publish
+from pipelines.defs.quality import checks as quality
 from pipelines.defs.warehouse import assets as warehouse
 from pipelines.defs.warehouse.project import dbt_resource
 
 defs = dg.Definitions(
     assets=[*ingest.assets, *warehouse.assets, *publish.assets],
+    asset_checks=quality.checks,
     jobs=jobs.jobs,
     schedules=jobs.schedules,
     resources={"dbt": dbt_resource()},

@@ -1,6 +1,5 @@
 """The publish step of write-audit-publish, as a Dagster asset."""
 
-from __future__ import annotations
 
 import json
 
@@ -8,8 +7,8 @@ import dagster as dg
 
 from pipelines import settings as _settings
 from pipelines.defs.publish.publish import PUBLISHED_TABLES, publish
+from pipelines.defs.quality.checks import PUBLISH_GATE_KEYS
 from pipelines.defs.warehouse.project import dbt_project, ensure_manifest
-from pipelines.lib.partitions import DAILY
 
 
 def _mart_keys() -> list[dg.AssetKey]:
@@ -20,18 +19,18 @@ def _mart_keys() -> list[dg.AssetKey]:
         for node in manifest["nodes"].values()
         if node["resource_type"] in ("model", "seed")
     }
-    keys = []
+    # Direct deps on every mart with a blocking check: only then does a failed check skip
+    # this step (Dagster gates the assets directly downstream of a checked asset).
+    keys = list(PUBLISH_GATE_KEYS)
     for table in PUBLISHED_TABLES:
         schema, name = table.source.split(".")
-        if (schema, name) in defined:
+        if (schema, name) in defined and dg.AssetKey([schema, name]) not in keys:
             keys.append(dg.AssetKey([schema, name]))
     return keys
 
 
 @dg.asset(
     key=["published", "segments_db"],
-    partitions_def=DAILY,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     deps=_mart_keys(),
     group_name="publish",
     kinds={"duckdb"},

@@ -68,6 +68,11 @@ class PublishResult:
     bytes: int
 
 
+def _sql_literal(text: str) -> str:
+    """A SQL string literal; COMMENT ON takes no bound parameters. Only our own text goes here."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _existing_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
     rows = con.execute(
         "select table_schema || '.' || table_name from information_schema.tables "
@@ -96,7 +101,7 @@ def publish(build_db: Path, published_db: Path, tables=PUBLISHED_TABLES) -> Publ
                         )
                     continue
                 con.execute(f"create table main.{table.name} as select * from build.{table.source}")
-                con.execute(f"comment on table main.{table.name} is ?", [table.description])
+                con.execute(f"comment on table main.{table.name} is {_sql_literal(table.description)}")
                 counts[table.name] = con.execute(f"select count(*) from main.{table.name}").fetchone()[0]
             con.execute("detach build")
             con.execute("checkpoint")

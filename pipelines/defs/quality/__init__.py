@@ -1,0 +1,2 @@
+"""Data-quality gates: GX suites, reconciliation and freshness as Dagster asset checks
+(`checks.checks`)."""

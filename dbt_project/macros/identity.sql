@@ -1,0 +1,24 @@
+{#
+    Identifiers that stitch customers together (int_customer_identity). An identifier is
+    '<alias_type>:<alias_value>', e.g. 'email:anna.k@mail.com', 'phone:+48601234567',
+    'stripe_customer:cus_A', 'generic_customer:pos:L1', 'guest:shopify:1003'.
+#}
+{% macro identifier(alias_type, alias_value) -%}
+    {{ alias_type }} || ':' || {{ alias_value }}
+{%- endmacro %}
+
+
+{#
+    The identifier that represents one source record (a transaction, a CRM contact) in the
+    identity graph: its account id, else its email, else its phone. Every other identifier of the
+    record is linked to this one. A record with none of them is a guest purchase and becomes its
+    own customer, keyed by the record itself, so guests are never merged into one bucket.
+#}
+{% macro record_identifier(account_type, account_id, email, phone, guest_key) -%}
+    case
+        when {{ account_id }} is not null then {{ identifier(account_type, account_id) }}
+        when {{ email }} is not null then {{ identifier("'email'", email) }}
+        when {{ phone }} is not null then {{ identifier("'phone'", phone) }}
+        else {{ identifier("'guest'", guest_key) }}
+    end
+{%- endmacro %}

@@ -1,0 +1,73 @@
+{#-
+    One row per (source, alias type, alias value) → customer_key: how each source system knows
+    each customer (an email as Shopify had it, a Stripe customer id, a loyalty card, a guest
+    order). Values are normalised (lower-case email, digits-only phone).
+
+    Also maps anonymous browser ids (source 'events', alias type 'anonymous_id') to the customer
+    who logged in with them, but only when every login on that browser was the same customer: a
+    shared computer stays anonymous rather than lending one person's visits to another.
+-#}
+with
+
+observed as (
+    select * from {{ ref('int_identifiers_observed') }}
+),
+
+identity as (
+    select * from {{ ref('int_customer_identity') }}
+),
+
+event_days as (
+    select * from {{ ref('int_engagement_events_daily') }}
+),
+
+source_aliases as (
+    select
+        observed.source,
+        observed.alias_type,
+        observed.alias_value,
+        identity.customer_key,
+        min(observed.first_seen_at) as first_seen_at,
+        max(observed.last_seen_at) as last_seen_at,
+        cast(sum(observed.records) as bigint) as records
+    from observed
+    inner join identity on observed.identifier = identity.identifier
+    group by observed.source, observed.alias_type, observed.alias_value, identity.customer_key
+),
+
+browser_logins as (
+    select
+        event_days.anonymous_id,
+        identity.customer_key,
+        min(event_days.first_occurred_at) as first_seen_at,
+        max(event_days.last_occurred_at) as last_seen_at,
+        sum(event_days.events) as records
+    from event_days
+    inner join identity
+        on identity.identifier = {{ identifier("'email'", 'event_days.customer_email') }}
+    where event_days.anonymous_id is not null
+      and event_days.customer_email is not null
+    group by event_days.anonymous_id, identity.customer_key
+),
+
+browsers_of_one_customer as (
+    select
+        'events' as source,
+        'anonymous_id' as alias_type,
+        anonymous_id as alias_value,
+        min(customer_key) as customer_key,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        cast(sum(records) as bigint) as records
+    from browser_logins
+    group by anonymous_id
+    having count(distinct customer_key) = 1
+),
+
+final as (
+    select * from source_aliases
+    union all
+    select * from browsers_of_one_customer
+)
+
+select * from final

@@ -1,0 +1,117 @@
+{{ config(materialized='ephemeral') }}
+{#-
+    One row per transaction across every source, with its customer and its amounts converted to
+    the reporting currency (SEGMENTS_REPORTING_CURRENCY). The rate is the one of the transaction's
+    UTC date, or the last rate published before it (weekends) — int_fx_rates_daily carries rates
+    forward. A transaction before a currency's first published rate uses that first rate, one
+    after its last rate the last one; fx_rate_date shows which rate was used. A currency with no
+    rate at all leaves the converted amounts null (test assert_transactions_have_an_fx_rate).
+
+    Ephemeral: compiled into fct_transactions, so the largest table is written once; its tests
+    live on fct_transactions.
+-#}
+with
+
+transactions as (
+    select * from {{ ref('int_transactions_unioned') }}
+),
+
+identity as (
+    select * from {{ ref('int_customer_identity') }}
+),
+
+fx_daily as (
+    select * from {{ ref('int_fx_rates_daily') }}
+),
+
+fx_bounds as (
+    select
+        currency,
+        min(rate_date) as first_rate_date,
+        max(rate_date) as last_rate_date
+    from fx_daily
+    group by currency
+),
+
+fx_edges as (
+    select
+        fx_bounds.currency,
+        fx_bounds.first_rate_date,
+        fx_bounds.last_rate_date,
+        first_rates.rate_to_reporting as first_rate,
+        last_rates.rate_to_reporting as last_rate,
+        last_rates.published_rate_date as last_published_rate_date
+    from fx_bounds
+    inner join fx_daily as first_rates
+        on fx_bounds.currency = first_rates.currency
+        and fx_bounds.first_rate_date = first_rates.rate_date
+    inner join fx_daily as last_rates
+        on fx_bounds.currency = last_rates.currency
+        and fx_bounds.last_rate_date = last_rates.rate_date
+),
+
+converted as (
+    select
+        transactions.*,
+        identity.customer_key,
+        case
+            when transactions.currency = '{{ reporting_currency() }}' then 1
+            when fx_daily.rate_to_reporting is not null then fx_daily.rate_to_reporting
+            when transactions.transaction_date < fx_edges.first_rate_date then fx_edges.first_rate
+            else fx_edges.last_rate
+        end as fx_rate_to_reporting,
+        case
+            when transactions.currency = '{{ reporting_currency() }}' then transactions.transaction_date
+            when fx_daily.rate_to_reporting is not null then fx_daily.published_rate_date
+            when transactions.transaction_date < fx_edges.first_rate_date then fx_edges.first_rate_date
+            else fx_edges.last_published_rate_date
+        end as fx_rate_date
+    from transactions
+    inner join identity
+        on transactions.record_identifier = identity.identifier
+    left join fx_daily
+        on transactions.currency = fx_daily.currency
+        and transactions.transaction_date = fx_daily.rate_date
+    left join fx_edges
+        on transactions.currency = fx_edges.currency
+),
+
+final as (
+    select
+        -- ids
+        transaction_key,
+        transaction_id,
+        source,
+        channel,
+        customer_key,
+
+        -- timestamps (UTC)
+        transacted_at,
+        transaction_date,
+
+        -- amounts in the reporting currency
+        '{{ reporting_currency() }}' as reporting_currency,
+        cast(gross_amount * fx_rate_to_reporting as decimal(18, 2)) as gross_amount,
+        cast(refunded_amount * fx_rate_to_reporting as decimal(18, 2)) as refunded_amount,
+        cast(gross_amount * fx_rate_to_reporting as decimal(18, 2))
+        - cast(refunded_amount * fx_rate_to_reporting as decimal(18, 2)) as net_amount,
+
+        -- amounts in the original currency, for reconciliation with the source systems
+        currency as original_currency,
+        gross_amount as gross_amount_original,
+        refunded_amount as refunded_amount_original,
+        net_amount as net_amount_original,
+        cast(fx_rate_to_reporting as decimal(18, 8)) as fx_rate_to_reporting,
+        fx_rate_date,
+
+        -- attributes
+        is_purchase,
+        has_discount,
+        is_disputed,
+        product_category,
+        country_code,
+        city
+    from converted
+)
+
+select * from final

@@ -1,0 +1,206 @@
+{#-
+    One row per transaction (order, charge, payment, till receipt) across every source, in the
+    transaction's own currency, before identity and currency conversion. Only purchases that
+    moved money are here: voided/pending Shopify orders, failed/pending Stripe charges and
+    pending/denied PayPal payments are excluded. Refunds are netted onto their transaction:
+    Shopify's Refunded Amount, Stripe's amount_refunded, PayPal refund and chargeback lines
+    linked by reference id, and negative lines of a generic receipt.
+-#}
+with
+
+shopify_orders as (
+    select * from {{ ref('stg_shopify__orders') }}
+),
+
+stripe_charges as (
+    select * from {{ ref('stg_stripe__charges') }}
+),
+
+paypal_payments as (
+    select * from {{ ref('stg_paypal__payments') }}
+),
+
+paypal_reversals as (
+    select * from {{ ref('stg_paypal__reversals') }}
+),
+
+generic_lines as (
+    select * from {{ ref('stg_generic__transaction_lines') }}
+),
+
+shopify as (
+    select
+        'shopify' as source,
+        'shopify' as channel,
+        order_id as transaction_id,
+        cast(null as {{ dbt.type_string() }}) as account_type,
+        cast(null as {{ dbt.type_string() }}) as account_id,
+        customer_email,
+        customer_phone,
+        billing_city as city,
+        billing_country_code as country_code,
+        ordered_at as transacted_at,
+        currency,
+        cast(total_amount as decimal(18, 4)) as gross_amount,
+        cast(refunded_amount as decimal(18, 4)) as refunded_amount,
+        has_discount,
+        product_category,
+        false as is_disputed
+    from shopify_orders
+    where is_purchase
+),
+
+stripe as (
+    select
+        'stripe' as source,
+        'stripe' as channel,
+        charge_id as transaction_id,
+        'stripe_customer' as account_type,
+        stripe_customer_id as account_id,
+        customer_email,
+        customer_phone,
+        billing_city as city,
+        billing_country_code as country_code,
+        created_at as transacted_at,
+        currency,
+        amount as gross_amount,
+        least(refunded_amount, amount) as refunded_amount,
+        has_discount,
+        product_category,
+        is_disputed
+    from stripe_charges
+    where is_purchase
+),
+
+paypal_reversals_per_payment as (
+    -- Only settled reversals returned money; a chargeback marks the payment disputed whatever
+    -- its status (the dispute exists).
+    select
+        payment_transaction_id,
+        sum(case when is_settled then reversed_amount else 0 end) as reversed_amount,
+        max(case when reversal_kind = 'chargeback' then 1 else 0 end) = 1 as has_chargeback
+    from paypal_reversals
+    group by payment_transaction_id
+),
+
+paypal as (
+    select
+        'paypal' as source,
+        'paypal' as channel,
+        paypal_payments.transaction_id,
+        cast(null as {{ dbt.type_string() }}) as account_type,
+        cast(null as {{ dbt.type_string() }}) as account_id,
+        paypal_payments.customer_email,
+        paypal_payments.customer_phone,
+        cast(null as {{ dbt.type_string() }}) as city,
+        paypal_payments.country_code,
+        paypal_payments.occurred_at as transacted_at,
+        paypal_payments.currency,
+        cast(paypal_payments.gross_amount as decimal(18, 4)) as gross_amount,
+        cast(
+            least(coalesce(paypal_reversals_per_payment.reversed_amount, 0), paypal_payments.gross_amount)
+            as decimal(18, 4)
+        ) as refunded_amount,
+        false as has_discount,
+        cast(null as {{ dbt.type_string() }}) as product_category,
+        coalesce(paypal_reversals_per_payment.has_chargeback, false) as is_disputed
+    from paypal_payments
+    left join paypal_reversals_per_payment
+        on paypal_payments.transaction_id = paypal_reversals_per_payment.payment_transaction_id
+    where paypal_payments.is_purchase
+),
+
+generic_lines_ranked as (
+    -- The receipt's category is the one of its largest line (ties: alphabetical).
+    select
+        *,
+        row_number() over (
+            partition by source_name, transaction_id
+            order by abs(amount) desc, product_category, transaction_line_id
+        ) as line_rank
+    from generic_lines
+),
+
+generic as (
+    -- A receipt's positive lines are the sale, its negative lines refunds. A return booked on
+    -- its own receipt (only negative lines) stays a transaction with zero gross: it lowers the
+    -- customer's net revenue but is not a purchase (is_purchase is false downstream).
+    select
+        'generic' as source,
+        source_name as channel,
+        transaction_id,
+        'generic_customer' as account_type,
+        max(case when line_rank = 1 then source_name || ':' || source_customer_id end) as account_id,
+        max(case when line_rank = 1 then customer_email end) as customer_email,
+        max(case when line_rank = 1 then customer_phone end) as customer_phone,
+        cast(null as {{ dbt.type_string() }}) as city,
+        max(case when line_rank = 1 then country_code end) as country_code,
+        min(occurred_at) as transacted_at,
+        max(case when line_rank = 1 then currency end) as currency,
+        cast(sum(case when amount > 0 then amount else 0 end) as decimal(18, 4)) as gross_amount,
+        cast(sum(case when amount < 0 then -amount else 0 end) as decimal(18, 4)) as refunded_amount,
+        false as has_discount,
+        max(case when line_rank = 1 then product_category end) as product_category,
+        false as is_disputed
+    from generic_lines_ranked
+    group by source_name, transaction_id
+),
+
+unioned as (
+    select * from shopify
+    union all
+    select * from stripe
+    union all
+    select * from paypal
+    union all
+    select * from generic
+),
+
+keyed as (
+    select
+        *,
+        -- generic sources share one id space per folder, so the folder is part of the key
+        source || ':'
+        || case when source = 'generic' then channel || ':' else '' end
+        || transaction_id as transaction_key
+    from unioned
+),
+
+final as (
+    select
+        -- ids
+        transaction_key,
+        source,
+        channel,
+        transaction_id,
+
+        -- customer identifiers (stitched in int_customer_identity)
+        account_type,
+        account_id,
+        customer_email,
+        customer_phone,
+        {{ record_identifier(
+            'account_type', 'account_id', 'customer_email', 'customer_phone', 'transaction_key'
+        ) }} as record_identifier,
+        city,
+        country_code,
+
+        -- timestamps (UTC)
+        transacted_at,
+        cast(transacted_at as date) as transaction_date,
+
+        -- amounts, original currency
+        currency,
+        gross_amount,
+        refunded_amount,
+        gross_amount - refunded_amount as net_amount,
+
+        -- attributes
+        gross_amount > 0 as is_purchase,
+        has_discount,
+        product_category,
+        is_disputed
+    from keyed
+)
+
+select * from final

@@ -1,0 +1,17 @@
+{#-
+    One row per transaction (order, charge, payment, till receipt) across every source: the
+    customer, the channel, the UTC time, and gross / refunded / net amounts in the reporting
+    currency and in the original currency. Built by int_transactions_unified; this is the
+    BI-facing table.
+-#}
+with
+
+transactions as (
+    select * from {{ ref('int_transactions_unified') }}
+),
+
+final as (
+    select * from transactions
+)
+
+select * from final

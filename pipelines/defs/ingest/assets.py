@@ -1,0 +1,96 @@
+"""Dagster ingest assets: one per raw table, keyed `["raw", <table>]` like dbt's sources.
+
+Each asset loads its source's landed files for the run's partitions through
+`loader.load_source` (the Dagster-free logic) and reports what it did per file. A backfill is
+one run over the whole range (`BackfillPolicy.single_run()`), so a month of daily partitions
+reads each landed file once. The build database is opened and closed inside the asset: DuckDB
+allows one writer per file, and the next step must be able to open it.
+"""
+
+# No `from __future__ import annotations` here: Dagster checks the `context` annotation
+# against the real class, and a postponed (string) annotation fails that check.
+import dagster as dg
+
+from pipelines import settings as _settings
+from pipelines.lib.partitions import DAILY
+
+from .loader import SOURCES, LoadResult, load_source
+from .spec import IngestError, SourceSpec
+
+MAX_FILES_SHOWN = 50  # rows of the per-file Markdown table
+
+
+def files_markdown(result: LoadResult) -> str:
+    """Per-file table for the Dagster UI: what this run did with each landed file."""
+    lines = [
+        "| file | status | rows in file | loaded | quarantined | error |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for f in result.files[:MAX_FILES_SHOWN]:
+        error = (f.error or "").replace("|", "\\|").replace("\n", " ")
+        rows = "" if f.rows_in_file is None else f.rows_in_file
+        lines.append(
+            f"| `{f.path}` | {f.status} | {rows} | {f.rows_loaded} | {f.rows_quarantined} "
+            f"| {error} |"
+        )
+    if len(result.files) > MAX_FILES_SHOWN:
+        lines.append(f"\n… and {len(result.files) - MAX_FILES_SHOWN} more files.")
+    if not result.files:
+        lines.append("| (no files landed) | | | | | |")
+    return "\n".join(lines)
+
+
+def result_metadata(result: LoadResult) -> dict[str, dg.MetadataValue]:
+    touched = sorted(result.partitions_touched)
+    return {
+        "rows_loaded": dg.MetadataValue.int(result.rows_loaded),
+        "rows_quarantined": dg.MetadataValue.int(result.rows_quarantined),
+        "files_loaded": dg.MetadataValue.int(result.files_loaded),
+        "files_skipped": dg.MetadataValue.int(result.files_skipped),
+        "redrops_skipped": dg.MetadataValue.int(result.duplicates_skipped),
+        "files_failed": dg.MetadataValue.int(result.files_failed),
+        "partitions_touched": dg.MetadataValue.int(len(touched)),
+        "partition_range": dg.MetadataValue.text(
+            f"{touched[0]} … {touched[-1]}" if touched else "none"
+        ),
+        "files": dg.MetadataValue.md(files_markdown(result)),
+    }
+
+
+def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
+    """The asset that loads `landing/<spec.name>/` into raw.<spec.table>."""
+
+    @dg.asset(
+        key=dg.AssetKey(["raw", spec.table]),
+        description=spec.description,
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="ingest",
+        kinds={"duckdb"},
+    )
+    def _ingest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        cfg = _settings.load()
+        window = context.partition_time_window  # [start, end): end is exclusive
+        try:
+            result = load_source(
+                spec.name,
+                cfg.landing_dir,
+                cfg.build_db,
+                window.start.date(),
+                window.end.date(),
+                start_date=cfg.start_date,
+                reporting_currency=cfg.reporting_currency,
+            )
+        except IngestError as exc:
+            # The good files are loaded; fail the asset so the run publishes nothing.
+            metadata = result_metadata(exc.result) if exc.result is not None else {}
+            raise dg.Failure(description=str(exc), metadata=metadata) from exc
+        for f in result.files:
+            if f.status == "not_ready":
+                context.log.info(f"{f.path}: empty or still being written; will load next run")
+        return dg.MaterializeResult(metadata=result_metadata(result))
+
+    return _ingest
+
+
+assets = [build_ingest_asset(spec) for spec in SOURCES.values()]

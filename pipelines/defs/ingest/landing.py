@@ -1,0 +1,144 @@
+"""Which landed files a run reads: discovery, hashing and the decision per file.
+
+Files are identified by content (sha256) and recorded in meta.load_manifest by path. Per ready
+file a run decides: parse it (new, changed, or holding rows of the window), skip it
+(unchanged, or a reference file already loaded), or skip it as a re-drop of bytes already
+loaded under another path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from .files import is_ready, sha256_of
+from .manifest import DUPLICATE_PREFIX, LOADED, ManifestRow
+from .spec import LandedFile, RunContext, SourceSpec
+
+
+@dataclass
+class Candidate:
+    """One ready file and what this run does with it."""
+
+    file: LandedFile
+    sha256: str
+    size: int
+    known: ManifestRow | None
+    fingerprint: str
+    first_seen_at: datetime
+    action: str  # parse | unchanged | duplicate | failed
+    duplicate_of: str | None = None
+    error: str | None = None
+
+
+def discover(spec: SourceSpec, landing_dir: Path) -> tuple[list[LandedFile], dict[str, str]]:
+    """Files of a source (recursively, hidden files ignored) and per-file/folder failures."""
+    if spec.discover is not None:
+        return spec.discover(landing_dir, spec.name)
+    root = landing_dir / spec.name
+    files: list[LandedFile] = []
+    failures: dict[str, str] = {}
+    if not root.is_dir():
+        return files, failures
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(landing_dir).as_posix()
+        if not path.is_file() or any(p.startswith(".") for p in path.relative_to(root).parts):
+            continue
+        if not is_ready(path) or path.suffix.lower() in spec.extensions:
+            files.append(LandedFile(path, rel))
+        else:
+            failures[rel] = (
+                f"{rel}: {spec.name} files must end in {' or '.join(spec.extensions)}; "
+                "move anything else out of the landing zone."
+            )
+    return files, failures
+
+
+def overlaps(row: ManifestRow, start: date | None, end: date | None) -> bool:
+    if row.min_partition_date is None or row.max_partition_date is None:
+        return False
+    return (start is None or row.max_partition_date >= start) and (
+        end is None or row.min_partition_date < end
+    )
+
+
+def decide(
+    spec: SourceSpec,
+    files: list[LandedFile],
+    known: dict[str, ManifestRow],
+    ctx: RunContext,
+    start: date | None,
+    end: date | None,
+) -> list[Candidate]:
+    """What to do with each ready file: parse, skip as unchanged, or skip as a re-drop."""
+    loaded_by_sha = {r.file_sha256: path for path, r in sorted(known.items()) if r.status == LOADED}
+    unbounded = start is None and end is None
+    out = []
+    for file in files:
+        sha, size = sha256_of(file.path)
+        row = known.get(file.rel)
+        fingerprint = fingerprint_of(spec, file, ctx)
+        same = (
+            row is not None
+            and row.file_sha256 == sha
+            and (row.reader_fingerprint or "") == fingerprint
+        )
+        cand = Candidate(
+            file,
+            sha,
+            size,
+            row,
+            fingerprint,
+            first_seen_at=row.first_seen_at if row and row.first_seen_at else ctx.loaded_at,
+            action="parse",
+        )
+        original = loaded_by_sha.get(sha)
+        if same and row.is_duplicate:
+            cand.action, cand.duplicate_of = "duplicate", row.status[len(DUPLICATE_PREFIX) :]
+        elif same and row.status == LOADED:
+            reparse = spec.windowed and (unbounded or overlaps(row, start, end))
+            cand.action = "parse" if reparse else "unchanged"
+        elif not same and original is not None and original != file.rel:
+            cand.action, cand.duplicate_of = "duplicate", original
+        if cand.action == "parse" and not (same and row.status == LOADED):
+            loaded_by_sha.setdefault(sha, file.rel)  # a second copy in this batch is a re-drop
+        out.append(cand)
+    return out
+
+
+def fingerprint_of(spec: SourceSpec, file: LandedFile, ctx: RunContext) -> str:
+    """What besides the bytes decides how a file parses: SEGMENTS_START_DATE (which rows are
+    `before_start_date`) and the reader's own settings (mapping.yml, reporting currency)."""
+    own = spec.fingerprint(file, ctx) if spec.fingerprint else ""
+    return f"start_date={ctx.start_date.isoformat()}" + (f";{own}" if own else "")
+
+
+def failed_candidates(
+    landing_dir: Path, failures: dict[str, str], known: dict[str, ManifestRow], ctx: RunContext
+) -> list[Candidate]:
+    """Files that discovery already rejected (wrong extension, bad mapping.yml), so that
+    the manifest records them as failed. Folder-level failures have no file to record."""
+    out = []
+    for rel, message in sorted(failures.items()):
+        path = landing_dir / rel
+        if not (path.is_file() and is_ready(path)):
+            continue
+        sha, size = sha256_of(path)
+        row = known.get(rel)
+        first = row.first_seen_at if row and row.first_seen_at else ctx.loaded_at
+        out.append(
+            Candidate(LandedFile(path, rel), sha, size, row, "", first, "failed", error=message)
+        )
+    return out
+
+
+def is_unchanged(cand: Candidate) -> bool:
+    """A known file that is parsed only because of the (unbounded) window, not new bytes."""
+    row = cand.known
+    return (
+        row is not None
+        and row.status == LOADED
+        and row.file_sha256 == cand.sha256
+        and (row.reader_fingerprint or "") == cand.fingerprint
+    )

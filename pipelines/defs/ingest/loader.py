@@ -1,0 +1,357 @@
+"""`load_source`: one ingest run of one source over a partition window, Dagster-free.
+
+A run over the window [start, end) (end exclusive; None = unbounded) for source S:
+
+1. List the files under `landing/S`. A 0-byte file (or `*.tmp`, `*.part`, ...) is a file still
+   being written: it is skipped with a log line and not recorded, so the next run picks it up.
+2. Hash each file. Bytes already loaded under another path are a re-drop: recorded as
+   `duplicate_of:<path>`, nothing loaded. Parse new or changed files, and known files whose
+   recorded [min, max] partition dates overlap the window (a daily run reads only those).
+3. Judge every row (per-file rules, then duplicates and orphan refunds across the batch).
+4. In one transaction: delete the window's partitions of the files present in the landing
+   zone from raw.<table> and quarantine.S (plus the undated / out-of-range quarantine rows of
+   the files parsed) and insert the parsed rows of the window. Re-running a window therefore
+   replaces it and never duplicates; rows outside the window wait for their partition's run.
+   Rows of files no longer in the landing zone (archived after loading) are left alone: a
+   re-run must not erase history whose file is gone.
+5. Record every file in meta.load_manifest, recount its rows from raw / quarantine.
+
+Reference sources (crm, fx) are not windowed: every file that is new or changed loads in full,
+replacing that file's earlier rows.
+
+Bad files: a file that cannot be read at all is recorded as `failed` and loads nothing; the
+good files of the run are loaded and committed first, then one `IngestError` names every bad
+file, so the Dagster asset fails and the run publishes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from pipelines import settings as _settings
+from pipelines.lib import duck
+
+from . import (
+    crm,
+    dates,
+    events,
+    fx,
+    generic,
+    manifest,
+    paypal,
+    shopify,
+    stage,
+    stripe,
+    support,
+    tables,
+)
+from .files import is_ready
+from .landing import Candidate, decide, discover, failed_candidates, is_unchanged
+from .manifest import DUPLICATE_PREFIX, FAILED, LOADED, ManifestRow
+from .spec import IngestError, LandedFile, RunContext, SourceSpec
+
+log = logging.getLogger(__name__)
+
+SOURCES: dict[str, SourceSpec] = {
+    m.SPEC.name: m.SPEC for m in (shopify, stripe, paypal, crm, fx, events, support, generic)
+}
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What one run did with one landed file. Row counts are what this run inserted."""
+
+    path: str
+    status: str  # loaded | unchanged | duplicate_of:<path> | not_ready | failed
+    rows_in_file: int | None = None
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Outcome of one `load_source` run."""
+
+    source: str
+    table: str
+    window_start: date | None
+    window_end: date | None
+    files: tuple[FileResult, ...] = ()
+    partitions_touched: frozenset[date] = field(default_factory=frozenset)
+
+    def _count(self, *statuses: str) -> int:
+        return sum(1 for f in self.files if f.status.split(":")[0] in statuses)
+
+    @property
+    def files_seen(self) -> int:
+        return len(self.files)
+
+    @property
+    def files_loaded(self) -> int:
+        return self._count("loaded")
+
+    @property
+    def files_skipped(self) -> int:
+        return self._count("unchanged", "duplicate_of", "not_ready")
+
+    @property
+    def duplicates_skipped(self) -> int:
+        return self._count("duplicate_of")
+
+    @property
+    def files_failed(self) -> int:
+        return self._count("failed")
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+
+def run_context(
+    now: datetime | None, start_date: date | None, reporting_currency: str | None
+) -> RunContext:
+    """The run's clock and settings; None falls back to the wall clock / pipelines.settings."""
+    now = now or datetime.now(UTC)
+    now_utc = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+    if start_date is None or reporting_currency is None:
+        cfg = _settings.load()
+        start_date = start_date or cfg.start_date
+        reporting_currency = reporting_currency or cfg.reporting_currency
+    return RunContext(
+        run_date=now_utc.date(),
+        start_date=start_date,
+        reporting_currency=reporting_currency.upper(),
+        loaded_at=now_utc.replace(tzinfo=None),
+    )
+
+
+def get_spec(source: str) -> SourceSpec:
+    """The reader of a source by its landing folder name (ValueError lists the known ones)."""
+    try:
+        return SOURCES[source]
+    except KeyError:
+        raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}") from None
+
+
+def stage_all(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, to_parse: list[Candidate], ctx: RunContext
+) -> None:
+    """Stage and judge every file to parse; a file that cannot be read becomes a failed
+    candidate (and loads nothing)."""
+    stage.register_helpers(con)
+    stage.create_staged(con, spec)
+    ranked = sorted(to_parse, key=lambda c: (c.first_seen_at, c.file.rel))
+    lazy: dict[str, tuple[LandedFile, str]] = {}
+    for rank, cand in enumerate(ranked, start=1):
+        try:
+            encoding = stage.stage_file(con, spec, cand.file, ctx, rank)
+        except IngestError as exc:
+            cand.action, cand.error = "failed", str(exc)
+            log.error("%s", exc)
+            continue
+        if encoding is not None:
+            lazy[cand.file.rel] = (cand.file, encoding)
+    stage.mark_no_partition(con)
+    stage.mark_duplicates(con, spec, f"raw.{spec.table}")
+    stage.mark_orphans(con, spec, f"raw.{spec.table}")
+    stage.fill_raw_records(con, lazy)
+
+
+def _manifest_row(
+    spec: SourceSpec,
+    cand: Candidate,
+    stats: dict[str, tuple[int, date | None, date | None]],
+    waiting: dict[str, int],
+    ctx: RunContext,
+) -> ManifestRow | None:
+    """The manifest row after this run, or None to keep the existing one (unchanged)."""
+    known = cand.known
+    if cand.action == "unchanged":
+        return None
+    if cand.action == "duplicate":
+        n, lo, hi, loaded_at = 0, None, None, None
+        status, error = DUPLICATE_PREFIX + (cand.duplicate_of or ""), None
+    elif cand.action == "failed":
+        n, lo, hi, loaded_at = None, None, None, known.loaded_at if known else None
+        status, error = FAILED, cand.error
+    else:
+        n, lo, hi = stats.get(cand.file.rel, (0, None, None))
+        loaded_at, status, error = ctx.loaded_at, LOADED, None
+    return ManifestRow(
+        source=spec.name,
+        file_path=cand.file.rel,
+        file_sha256=cand.sha256,
+        file_bytes=cand.size,
+        status=status,
+        error=error,
+        rows_in_file=n,
+        rows_loaded=0,
+        rows_quarantined=0,
+        rows_waiting=waiting.get(cand.file.rel, 0) if status == LOADED else None,
+        min_partition_date=lo,
+        max_partition_date=hi,
+        first_seen_at=cand.first_seen_at,
+        loaded_at=loaded_at,
+        reader_fingerprint=cand.fingerprint,
+    )
+
+
+def _file_result(
+    cand: Candidate,
+    stats: dict[str, tuple[int, date | None, date | None]],
+    counts: dict[str, tuple[int, int]],
+) -> FileResult:
+    rel = cand.file.rel
+    if cand.action == "parse":
+        loaded, quarantined = counts.get(rel, (0, 0))
+        return FileResult(rel, "loaded", stats.get(rel, (0,))[0], loaded, quarantined)
+    if cand.action == "duplicate":
+        return FileResult(rel, DUPLICATE_PREFIX + (cand.duplicate_of or ""))
+    if cand.action == "failed":
+        return FileResult(rel, FAILED, error=cand.error)
+    return FileResult(rel, "unchanged", cand.known.rows_in_file if cand.known else None)
+
+
+def load_source(
+    source: str,
+    landing_dir: Path,
+    build_db: Path,
+    window_start: date | None,
+    window_end: date | None,
+    *,
+    now: datetime | None = None,
+    start_date: date | None = None,
+    reporting_currency: str | None = None,
+) -> LoadResult:
+    """Load the landed files of `source` into the build database for [window_start,
+    window_end) (end exclusive; None = unbounded; ignored by reference sources).
+
+    `now` (default: wall clock) dates the load and bounds `future_date`; `start_date` and
+    `reporting_currency` default to pipelines.settings. Raises IngestError naming every file
+    that could not be read, after loading and committing the good ones.
+    """
+    spec = get_spec(source)
+    ctx = run_context(now, start_date, reporting_currency)
+    start, end = (window_start, window_end) if spec.windowed else (None, None)
+    landing_dir = Path(landing_dir)
+    files, failures = discover(spec, landing_dir)
+    not_ready = [f for f in files if not is_ready(f.path)]
+    for f in not_ready:
+        log.info("%s: empty or still being written; skipped until it has content", f.rel)
+    ready = [f for f in files if is_ready(f.path)]
+    scope = tables.LoadScope(spec.windowed, tables.window_sql(start, end))
+
+    with duck.connect(build_db) as con:
+        tables.ensure_tables(con, spec)
+        known = manifest.read(con, spec.name)
+        candidates = decide(spec, ready, known, ctx, start, end)
+        candidates += failed_candidates(landing_dir, failures, known, ctx)
+        stage_all(con, spec, [c for c in candidates if c.action == "parse"], ctx)
+        parsed = [c.file.rel for c in candidates if c.action == "parse"]
+        tables.paths_table(con, "_parsed_files", parsed)
+        tables.paths_table(
+            con, "_scope_files", [c.file.rel for c in candidates if c.action != "failed"]
+        )
+        stats = tables.file_stats(con)
+        counts = tables.insert_counts(con, scope)
+        touched = tables.touched_partitions(con, spec, scope)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            tables.replace_rows(con, spec, scope)
+            waiting = tables.waiting_counts(con, spec, scope)
+            rows = [_manifest_row(spec, c, stats, waiting, ctx) for c in candidates]
+            manifest.upsert(con, [r for r in rows if r is not None])
+            manifest.refresh_counts(
+                con, spec.name, f"raw.{spec.table}", f"quarantine.{spec.quarantine}"
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    results = [_file_result(c, stats, counts) for c in candidates]
+    results += [FileResult(f.rel, "not_ready") for f in not_ready]
+    recorded = {c.file.rel for c in candidates}
+    results += [
+        FileResult(p, FAILED, error=m) for p, m in sorted(failures.items()) if p not in recorded
+    ]
+    result = LoadResult(
+        spec.name,
+        spec.table,
+        start,
+        end,
+        tuple(sorted(results, key=lambda r: r.path)),
+        frozenset(touched),
+    )
+    log.info(
+        "%s: %d file(s) loaded, %d skipped, %d failed; %d rows loaded, %d quarantined",
+        spec.name,
+        result.files_loaded,
+        result.files_skipped,
+        result.files_failed,
+        result.rows_loaded,
+        result.rows_quarantined,
+    )
+    bad = {r.path: r.error or "" for r in result.files if r.status == FAILED}
+    if bad:
+        lines = "\n".join(f"  - {msg}" for msg in bad.values())
+        raise IngestError(
+            f"{len(bad)} {spec.name} file(s) could not be loaded (the other files were "
+            f"loaded):\n{lines}\nFix or remove these files in the landing zone and re-run.",
+            failures=bad,
+            result=result,
+        )
+    return result
+
+
+def partitions_touched_by_new_files(
+    source: str,
+    landing_dir: Path,
+    build_db: Path,
+    *,
+    now: datetime | None = None,
+    start_date: date | None = None,
+    reporting_currency: str | None = None,
+) -> set[date]:
+    """Partitions that the files landed since the last load hold: for a sensor that requests
+    runs for exactly those partitions, and for finding the first data date.
+
+    Reads the manifest read-only (raises lib.duck.DatabaseBusyError while a run holds the
+    build database: a sensor should skip that tick) and, of new or changed files only, just
+    the date columns (dates.py); a file the fast reader cannot parse is staged in memory.
+    Re-drops and unreadable files add nothing (the load reports the latter). Dates outside
+    [start_date, today] are left out: no partition holds them. Reference data gives today.
+    """
+    spec = get_spec(source)
+    ctx = run_context(now, start_date, reporting_currency)
+    files, _ = discover(spec, Path(landing_dir))
+    with duck.connect(build_db, read_only=True) as con:
+        known = manifest.read(con, spec.name)
+    candidates = decide(spec, [f for f in files if is_ready(f.path)], known, ctx, None, None)
+    new = [c for c in candidates if c.action == "parse" and not is_unchanged(c)]
+    found: set[date] = set()
+    hard: list[Candidate] = []
+    with duck.connect(":memory:") as con:
+        for cand in new:
+            try:
+                found |= dates.partition_dates(con, spec, cand.file, ctx)
+            except IngestError as exc:
+                log.info("%s", exc)  # cannot be read: the load will fail it, loudly
+            except duckdb.Error:
+                hard.append(cand)
+        if hard:
+            tables.ensure_tables(con, spec)  # empty: the batch rules compare with raw
+            stage_all(con, spec, hard, ctx)
+            rows = con.execute(f"SELECT DISTINCT _partition_date FROM {stage.STAGED}")
+            found |= {r[0] for r in rows.fetchall() if r[0] is not None}
+    return {d for d in found if ctx.start_date <= d <= ctx.run_date}

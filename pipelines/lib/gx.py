@@ -1,0 +1,508 @@
+"""Great Expectations 1.x runner: validate a pandas DataFrame against a suite stored as JSON.
+
+Why DataFrames: GX's SQL datasource returns wrong results on DuckDB (through duckdb-engine), so
+callers read the rows to validate with DuckDB (`con.execute(sql, params).df()`) and hand the
+frame to `validate_dataframe`.
+
+Suites are the JSON files in `expectations/`, in GX 1.x's own format, editable by hand. Every
+expectation carries GX's `severity`: `critical` expectations gate the publish (blocking asset
+checks), `warning` and `info` ones are reported without blocking. A suite is validated once and
+its result split by severity, so the blocking and the warning check share one pass over the rows.
+
+Cost: importing great_expectations takes ~5 s (it pulls scipy, altair, sqlalchemy), so it is
+imported lazily, on the first validation of a process, never when the code location loads.
+After that one ephemeral context serves the whole process and suites are parsed once per file
+version. A validation then costs ~7 ms per expectation (GX's Python bookkeeping) plus ~1 µs per
+row and expectation: 0.1-0.3 s for a day of one raw table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+BLOCKING_SEVERITY = "critical"
+SEVERITIES = ("critical", "warning", "info")
+EXAMPLES_KEPT = 5  # unexpected example values kept per failed expectation
+EXAMPLE_MAX_CHARS = 60
+MASK = "***"
+
+# Expectation types whose verdict does not change when the frame holds only the columns the
+# suite names (plus any others): the runner may then read just those columns from DuckDB.
+# Anything table-level that looks at *all* columns (exact column sets, column counts, ordered
+# column lists) is absent on purpose: a suite that uses one gets every column.
+_PROJECTION_SAFE_TABLE_TYPES = frozenset(
+    {
+        "expect_table_row_count_to_be_between",
+        "expect_table_row_count_to_equal",
+    }
+)
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+_COLUMN_LIST_KWARGS = ("column_list", "column_set")
+
+
+class SuiteFileError(ValueError):
+    """A suite file is missing or is not a GX suite; the message names the file."""
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailedExpectation:
+    """One expectation that did not hold on the validated rows."""
+
+    expectation_type: str
+    column: str | None  # the column, "a, b" for multi-column rules, None for table-level rules
+    severity: str  # critical | warning | info
+    description: str | None  # the suite's own words for the rule, if it gave any
+    unexpected_count: int | None  # rows that broke the rule (None for aggregate rules)
+    element_count: int | None  # rows the rule looked at
+    # (value, count) of a few offending values, counted among the first 20 GX reports
+    examples: tuple[tuple[str, int], ...] = ()
+    observed_value: str | None = None  # what an aggregate rule saw (e.g. a max, a column list)
+    error: str | None = None  # GX could not evaluate the rule (e.g. a column is missing)
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == BLOCKING_SEVERITY
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """The outcome of validating rows against one suite file."""
+
+    suite_name: str
+    suite_path: Path
+    rows: int
+    evaluated: int  # expectations evaluated
+    failed: tuple[FailedExpectation, ...] = ()
+    seconds: float = 0.0  # time spent inside GX
+    batches: int = 1
+    severities: tuple[str, ...] = SEVERITIES  # which expectations this result speaks for
+    evaluated_by_severity: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return not self.failed
+
+    def only(self, *severities: str) -> SuiteResult:
+        """The part of this result that concerns expectations of the given severities."""
+        wanted = tuple(severities)
+        return replace(
+            self,
+            failed=tuple(f for f in self.failed if f.severity in wanted),
+            evaluated=sum(self.evaluated_by_severity.get(s, 0) for s in wanted),
+            severities=wanted,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Suite files (plain JSON: readable without importing GX)
+# --------------------------------------------------------------------------------------------
+
+
+def read_suite_json(suite_path: os.PathLike | str) -> dict[str, Any]:
+    """The suite file as a dict; raises SuiteFileError naming the file when it is unusable."""
+    path = Path(suite_path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise SuiteFileError(f"expectation suite {path} does not exist") from exc
+    except json.JSONDecodeError as exc:
+        raise SuiteFileError(
+            f"expectation suite {path} is not valid JSON (line {exc.lineno}, column {exc.colno}): "
+            f"{exc.msg}. Fix the file by hand; it is a Great Expectations 1.x suite."
+        ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("expectations"), list):
+        raise SuiteFileError(
+            f"expectation suite {path} has no 'expectations' list; see any file in expectations/ "
+            "for the expected shape."
+        )
+    for i, exp in enumerate(data["expectations"]):
+        severity = exp.get("severity", BLOCKING_SEVERITY)
+        if severity not in SEVERITIES:
+            raise SuiteFileError(
+                f"expectation suite {path}, expectation #{i + 1} ({exp.get('type')}): severity "
+                f"{severity!r} is not one of {', '.join(SEVERITIES)}."
+            )
+    return data
+
+
+def suite_severities(suite_path: os.PathLike | str) -> frozenset[str]:
+    """Severities used in a suite (GX defaults a missing severity to critical)."""
+    data = read_suite_json(suite_path)
+    return frozenset(e.get("severity", BLOCKING_SEVERITY) for e in data["expectations"])
+
+
+def suite_columns(suite_path: os.PathLike | str, table_columns: Iterable[str]) -> list[str] | None:
+    """The columns of `table_columns` the suite needs, or None when it needs all of them.
+
+    Lets the caller read only those columns from DuckDB. Column names inside a `row_condition`
+    are found by matching the condition's words against the table's columns (over-including a
+    column is harmless; missing one would not be).
+    """
+    data = read_suite_json(suite_path)
+    table_columns = list(table_columns)
+    known = set(table_columns)
+    needed: set[str] = set()
+    for exp in data["expectations"]:
+        kwargs = exp.get("kwargs", {})
+        exp_type = exp.get("type", "")
+        if exp_type == "expect_table_columns_to_match_set" and not kwargs.get("exact_match", True):
+            needed.update(kwargs.get("column_set", []))
+        elif exp_type.startswith("expect_table_") and exp_type not in _PROJECTION_SAFE_TABLE_TYPES:
+            return None
+        for key in _COLUMN_KWARGS:
+            if isinstance(kwargs.get(key), str):
+                needed.add(kwargs[key])
+        for key in _COLUMN_LIST_KWARGS:
+            if isinstance(kwargs.get(key), list):
+                needed.update(kwargs[key])
+        if isinstance(kwargs.get("row_condition"), str):
+            needed.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", kwargs["row_condition"]))
+    # Keep the table's column order; a needed column the table lacks is left out so the
+    # schema expectation (not a SQL error) reports it.
+    return [c for c in table_columns if c in needed and c in known]
+
+
+# --------------------------------------------------------------------------------------------
+# GX plumbing (lazy import, one context per process)
+# --------------------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+
+
+@cache
+def _batch_definition():
+    """One ephemeral GX context with a pandas dataframe asset, created on first use."""
+    # Usage statistics would try the network (there is none) and slow every validation.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    # tqdm bars per validation would flood the Dagster compute logs.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas("duckdb_frames").add_dataframe_asset("frame")
+    return asset.add_batch_definition_whole_dataframe("whole_frame")
+
+
+@cache
+def _load_suite(path: str, mtime_ns: int):
+    """Parse a suite file into a GX ExpectationSuite; cached per file version (path, mtime)."""
+    import great_expectations as gx
+
+    data = read_suite_json(path)
+    data = {k: v for k, v in data.items() if k in ("name", "expectations", "meta", "notes")}
+    data.setdefault("name", Path(path).stem)
+    try:
+        suite = gx.ExpectationSuite(**data)
+    except Exception as exc:  # GX raises several types for a bad expectation
+        raise SuiteFileError(
+            f"expectation suite {path} is not a valid GX 1.x suite: {exc}"
+        ) from exc
+    # GX logs an expectation it cannot build (a typo in its type, a bad argument) and drops
+    # it: a rule silently missing from a gate is worse than a failed run.
+    built = Counter(e.expectation_type for e in suite.expectations)
+    wanted = Counter(e.get("type") for e in data["expectations"])
+    dropped = sorted((wanted - built).elements())
+    if dropped:
+        raise SuiteFileError(
+            f"expectation suite {path} is not a valid GX 1.x suite: GX could not build "
+            f"{', '.join(map(str, dropped))} (unknown expectation type or bad kwargs; see "
+            "https://greatexpectations.io/expectations)."
+        )
+    return suite
+
+
+def load_suite(suite_path: os.PathLike | str):
+    """The GX ExpectationSuite in `suite_path` (re-read only when the file changes)."""
+    path = Path(suite_path).resolve()
+    try:
+        mtime = path.stat().st_mtime_ns
+    except FileNotFoundError as exc:
+        raise SuiteFileError(f"expectation suite {path} does not exist") from exc
+    return _load_suite(str(path), mtime)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+
+
+def validate_dataframe(
+    df: pd.DataFrame,
+    suite_path: os.PathLike | str,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+) -> SuiteResult:
+    """Validate every row of `df` against the suite in `suite_path`.
+
+    `parameters` fills the suite's `{"$PARAMETER": name}` placeholders (e.g. the known
+    currencies, tomorrow's date), so rules that depend on settings or the clock stay in the
+    JSON file.
+    """
+    suite = load_suite(suite_path)
+    batch_definition = _batch_definition()
+    started = time.perf_counter()
+    df = _with_nanosecond_datetimes(df)
+    with _lock:  # one GX context per process; validations do not interleave
+        batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
+        validation = batch.validate(
+            suite,
+            # BASIC, not SUMMARY: it has the counts and example values we show, and GX's
+            # per-expectation Python overhead is ~35% lower (measured: 0.26 s vs 0.40 s for
+            # the 33-expectation Shopify suite on a one-row frame).
+            result_format={"result_format": "BASIC", "partial_unexpected_count": 20},
+            expectation_parameters=dict(parameters or {}),
+        )
+    seconds = time.perf_counter() - started
+
+    evaluated: dict[str, int] = {}
+    failed: list[FailedExpectation] = []
+    for res in validation.results:
+        config = res.expectation_config
+        severity = _severity_name(config.severity)
+        evaluated[severity] = evaluated.get(severity, 0) + 1
+        if not res.success:
+            failed.append(
+                _failed_expectation(config, res.result or {}, res.exception_info, severity)
+            )
+    return SuiteResult(
+        suite_name=suite.name,
+        suite_path=Path(suite_path),
+        rows=len(df),
+        evaluated=len(validation.results),
+        failed=tuple(sorted(failed, key=_failure_order)),
+        seconds=seconds,
+        evaluated_by_severity=evaluated,
+    )
+
+
+def _with_nanosecond_datetimes(df: pd.DataFrame) -> pd.DataFrame:
+    """DuckDB hands TIMESTAMP/DATE columns over as datetime64[us]; GX compares those value by
+    value but datetime64[ns] vectorised (measured: 0.77 s vs 0.03 s for one range rule on
+    200k rows), so convert. Values outside ns range (before 1677) keep their unit."""
+    import pandas as pd
+
+    converted = {}
+    for name, dtype in df.dtypes.items():
+        if pd.api.types.is_datetime64_dtype(dtype) and dtype != "datetime64[ns]":
+            try:
+                converted[name] = df[name].astype("datetime64[ns]")
+            except (pd.errors.OutOfBoundsDatetime, OverflowError):
+                pass
+    return df.assign(**converted) if converted else df
+
+
+def merge_results(results: Sequence[SuiteResult]) -> SuiteResult:
+    """One result for rows validated in several batches (e.g. chunks of a long backfill).
+
+    A rule failed if it failed in any batch; unexpected counts add up, examples are pooled.
+    Rules with `mostly` or aggregate rules (max, mean) are judged per batch.
+    """
+    if not results:
+        raise ValueError("merge_results needs at least one result")
+    if len(results) == 1:
+        return results[0]
+    merged: dict[tuple, FailedExpectation] = {}
+    for result in results:
+        for f in result.failed:
+            key = (f.expectation_type, f.column, f.severity, f.description)
+            prev = merged.get(key)
+            merged[key] = f if prev is None else _merge_failure(prev, f)
+    first = results[0]
+    return replace(
+        first,
+        rows=sum(r.rows for r in results),
+        failed=tuple(sorted(merged.values(), key=_failure_order)),
+        seconds=sum(r.seconds for r in results),
+        batches=sum(r.batches for r in results),
+    )
+
+
+def _merge_failure(a: FailedExpectation, b: FailedExpectation) -> FailedExpectation:
+    counts: dict[str, int] = dict(a.examples)
+    for value, n in b.examples:
+        counts[value] = counts.get(value, 0) + n
+    examples = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:EXAMPLES_KEPT]
+    return replace(
+        a,
+        unexpected_count=_add(a.unexpected_count, b.unexpected_count),
+        element_count=_add(a.element_count, b.element_count),
+        examples=tuple(examples),
+        observed_value=a.observed_value
+        if a.observed_value == b.observed_value or b.observed_value is None
+        else f"{a.observed_value}; {b.observed_value}",
+        error=a.error or b.error,
+    )
+
+
+def _add(a: int | None, b: int | None) -> int | None:
+    return None if a is None and b is None else (a or 0) + (b or 0)
+
+
+def _failure_order(f: FailedExpectation) -> tuple:
+    # Blocking first, then the rules that broke the most rows.
+    return (
+        SEVERITIES.index(f.severity),
+        -(f.unexpected_count or 0),
+        f.expectation_type,
+        f.column or "",
+    )
+
+
+def _severity_name(severity: Any) -> str:
+    value = getattr(severity, "value", severity) or BLOCKING_SEVERITY
+    return str(value).lower()
+
+
+def _failed_expectation(
+    config, result: Mapping[str, Any], exception_info, severity: str
+) -> FailedExpectation:
+    kwargs = config.kwargs
+    columns = [kwargs[k] for k in _COLUMN_KWARGS if isinstance(kwargs.get(k), str)]
+    for key in ("column_list",):
+        if isinstance(kwargs.get(key), list):
+            columns.extend(kwargs[key])
+    mask = bool((config.meta or {}).get("mask_examples"))
+    # Distinct example values with how often each occurs among GX's first 20 unexpected rows.
+    counts = Counter(_format_value(v, mask) for v in result.get("partial_unexpected_list") or [])
+    examples = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:EXAMPLES_KEPT])
+    observed = result.get("observed_value")
+    details = result.get("details") or {}
+    if isinstance(details.get("mismatched"), dict) and details["mismatched"].get("missing"):
+        observed = f"missing columns: {', '.join(map(str, details['mismatched']['missing']))}"
+    return FailedExpectation(
+        expectation_type=config.type,
+        column=", ".join(columns) or None,
+        severity=severity,
+        description=getattr(config, "description", None),
+        unexpected_count=_int_or_none(result.get("unexpected_count")),
+        element_count=_int_or_none(result.get("element_count")),
+        examples=examples,
+        observed_value=None if observed is None else _format_value(observed, mask, limit=200),
+        error=_exception_message(exception_info),
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _exception_message(exception_info: Any) -> str | None:
+    """GX puts either one {raised_exception, exception_message} dict or one per metric."""
+    if not exception_info:
+        return None
+    infos = (
+        [exception_info] if "raised_exception" in exception_info else list(exception_info.values())
+    )
+    messages = [
+        str(i.get("exception_message")).removeprefix("Error: ")
+        for i in infos
+        if isinstance(i, Mapping) and i.get("raised_exception")
+    ]
+    return "; ".join(dict.fromkeys(messages)) or None
+
+
+def _format_value(value: Any, mask: bool = False, limit: int = EXAMPLE_MAX_CHARS) -> str:
+    """A short, readable rendering of one offending value (nulls as `null`)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "null"
+    if isinstance(value, (date, datetime)):
+        text = value.isoformat()
+    elif isinstance(value, Mapping):  # multi-column rules report {column: value}
+        return _format_value(tuple(value.values()), mask, limit)
+    elif isinstance(value, (tuple, list)):
+        text = "(" + ", ".join(_format_value(v, mask, limit) for v in value) + ")"
+        return text[:limit]
+    else:
+        text = str(value)
+    if mask and text:
+        # PII (emails, phones) must not be copied into Dagster's event log.
+        text = text[:1] + MASK
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------------------------
+# Dagster rendering
+# --------------------------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def failures_markdown(result: SuiteResult) -> str:
+    """Markdown table of the failed expectations: rule, column, failing rows, examples."""
+    if not result.failed:
+        return f"All {result.evaluated} expectations passed on {result.rows:,} rows."
+    lines = [
+        "| severity | expectation | column | failing rows | examples / observed |",
+        "| --- | --- | --- | ---: | --- |",
+    ]
+    for f in result.failed:
+        rule = f"`{f.expectation_type}`" + (
+            f"<br>{_md_cell(f.description)}" if f.description else ""
+        )
+        if f.unexpected_count is not None and f.element_count is not None:
+            count = f"{f.unexpected_count:,} of {f.element_count:,}"
+        else:
+            count = "—"
+        if f.error:
+            detail = f"error: {f.error}"
+        elif f.examples:
+            detail = ", ".join(f"`{v}` ×{n}" for v, n in f.examples)
+        else:
+            detail = f"observed: {f.observed_value}" if f.observed_value is not None else ""
+        column = _md_cell(f.column or "(table)")
+        lines.append(f"| {f.severity} | {rule} | {column} | {count} | {_md_cell(detail)} |")
+    return "\n".join(lines)
+
+
+def summary_line(result: SuiteResult) -> str:
+    """One sentence for the check's description in the UI."""
+    if result.success:
+        return f"{result.evaluated} expectations passed on {result.rows:,} rows."
+    worst = ", ".join(
+        f"{f.expectation_type}({f.column or 'table'})"
+        + (f": {f.unexpected_count:,} rows" if f.unexpected_count else "")
+        for f in result.failed[:3]
+    )
+    more = f" and {len(result.failed) - 3} more" if len(result.failed) > 3 else ""
+    return (
+        f"{len(result.failed)} of {result.evaluated} expectations failed on {result.rows:,} rows: "
+        f"{worst}{more}."
+    )
+
+
+def result_metadata(result: SuiteResult) -> dict[str, dg.MetadataValue]:
+    """Dagster metadata for an asset check: what was validated and which expectations failed."""
+    return {
+        "suite": dg.MetadataValue.path(str(result.suite_path)),
+        "rows_validated": dg.MetadataValue.int(result.rows),
+        "expectations_evaluated": dg.MetadataValue.int(result.evaluated),
+        "expectations_failed": dg.MetadataValue.int(len(result.failed)),
+        "failed_expectations": dg.MetadataValue.md(failures_markdown(result)),
+        "gx_seconds": dg.MetadataValue.float(round(result.seconds, 3)),
+        "gx_batches": dg.MetadataValue.int(result.batches),
+    }

@@ -1,0 +1,95 @@
+"""`segments status`: the last run, what it published, and what failed — without the UI."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+from pipelines import settings as _settings
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def _fmt_ts(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def describe_last_run(instance, job_name: str = "refresh") -> list[str]:
+    """Lines describing the newest run of `job_name`: status, partitions, failures."""
+    import dagster as dg
+
+    records = instance.get_run_records(dg.RunsFilter(job_name=job_name), limit=1)
+    if not records:
+        return [f"no run of job {job_name!r} yet: run `segments run` or `make run`"]
+    record = records[0]
+    run = record.dagster_run
+    tags = run.tags
+    partitions = tags.get("dagster/partition") or (
+        f"{tags.get(RANGE_START)} .. {tags.get(RANGE_END)}" if RANGE_START in tags else "-"
+    )
+    lines = [
+        f"last run:   {run.run_id}  {run.status.value}",
+        f"started:    {_fmt_ts(record.start_time)}   ended: {_fmt_ts(record.end_time)}",
+        f"partitions: {partitions}",
+    ]
+    failures: list[str] = []
+    for entry in instance.all_logs(run.run_id):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.is_step_failure:
+            err = event.step_failure_data.error
+            message = err.message.strip().splitlines()[0] if err and err.message else "failed"
+            failures.append(f"  step {event.step_key} failed: {message}")
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                severity = getattr(evaluation.severity, "value", str(evaluation.severity))
+                failures.append(
+                    f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} "
+                    f"failed ({severity})"
+                )
+        elif event.event_type_value == "STEP_SKIPPED":
+            failures.append(f"  step {event.step_key} skipped (an upstream step or blocking check failed)")
+    lines.append("failures:" if failures else "failures:   none")
+    lines.extend(failures)
+    return lines
+
+
+def describe_published(cfg: _settings.Settings) -> list[str]:
+    import duckdb
+
+    path = cfg.published_db
+    if not path.exists():
+        return [f"published:  nothing yet ({path} does not exist)"]
+    age_h = (datetime.now(UTC).timestamp() - path.stat().st_mtime) / 3600
+    lines = [f"published:  {path}  ({path.stat().st_size:,} bytes, {age_h:.1f} h old)"]
+    with duckdb.connect(os.fspath(path), read_only=True) as con:
+        tables = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables order by 1").fetchall()]
+        for table in tables:
+            n = con.execute(f'select count(*) from "{table}"').fetchone()[0]
+            lines.append(f"  {table:<28} {n:>10,} rows")
+        if "customer_segments" in tables:
+            as_of = con.execute("select max(as_of_date) from customer_segments").fetchone()[0]
+            lines.append(f"  as of {as_of}")
+    if age_h > cfg.freshness_max_age_hours:
+        lines.append(
+            f"  WARNING: older than SEGMENTS_FRESHNESS_MAX_AGE_HOURS={cfg.freshness_max_age_hours}"
+        )
+    return lines
+
+
+def status_lines() -> list[str]:
+    import dagster as dg
+
+    from pipelines.cli import ensure_dagster_home
+
+    cfg = _settings.load()
+    ensure_dagster_home(cfg)
+    with dg.DagsterInstance.get() as instance:
+        lines = describe_last_run(instance)
+    return lines + describe_published(cfg)

@@ -1,0 +1,92 @@
+"""pipelines/defs/ingest/assets.py: the Dagster assets, materialised against a tmp warehouse."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines.defs.ingest.assets import assets
+
+from .conftest import FIXTURES
+
+SHOPIFY = dg.AssetKey(["raw", "shopify_orders"])
+
+
+def shopify_asset() -> dg.AssetsDefinition:
+    return next(a for a in assets if a.key == SHOPIFY)
+
+
+def land_shopify(landing: Path) -> None:
+    (landing / "shopify").mkdir()
+    shutil.copy(FIXTURES / "shopify" / "orders_export_2024-03.csv", landing / "shopify")
+
+
+def test_one_asset_per_raw_table_in_the_ingest_group() -> None:
+    assert sorted(a.key.path[1] for a in assets) == [
+        "crm_contacts",
+        "events",
+        "fx_rates",
+        "generic_transactions",
+        "paypal_activity",
+        "shopify_orders",
+        "stripe_charges",
+        "support_tickets",
+    ]
+    for a in assets:
+        assert a.key.path[0] == "raw"
+        assert a.group_names_by_key[a.key] == "ingest"
+        assert a.backfill_policy == dg.BackfillPolicy.single_run()
+        assert "Origin:" in (a.descriptions_by_key[a.key] or "")
+
+
+def test_materialising_a_partition_loads_that_day(segments_env: dict[str, Path]) -> None:
+    land_shopify(segments_env["landing"])
+    result = dg.materialize([shopify_asset()], partition_key="2024-03-05")
+    assert result.success
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["rows_loaded"].value == 3  # #1001 (two lines) and #1011
+    assert metadata["files_loaded"].value == 1
+    assert "shopify/orders_export_2024-03.csv" in metadata["files"].value
+    # The build database is closed: a writer can open it right away.
+    with duckdb.connect(str(segments_env["warehouse"] / "build.duckdb")) as con:
+        assert con.execute(
+            "SELECT DISTINCT _partition_date::VARCHAR FROM raw.shopify_orders"
+        ).fetchall() == [("2024-03-05",)]
+
+
+def test_a_bad_file_fails_the_asset_after_loading_the_good_ones(
+    segments_env: dict[str, Path],
+) -> None:
+    land_shopify(segments_env["landing"])
+    (segments_env["landing"] / "shopify" / "broken.csv").write_bytes(b"\x1f\x8b\x08gz")
+    result = dg.materialize([shopify_asset()], partition_key="2024-03-05", raise_on_error=False)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    assert "shopify/broken.csv" in failure.message
+    with duckdb.connect(str(segments_env["warehouse"] / "build.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw.shopify_orders").fetchone() == (3,)
+
+
+def test_a_range_backfill_is_one_run_over_the_whole_window(
+    segments_env: dict[str, Path],
+) -> None:
+    land_shopify(segments_env["landing"])
+    result = dg.materialize(
+        assets,
+        tags={
+            "dagster/asset_partition_range_start": "2024-03-01",
+            "dagster/asset_partition_range_end": "2024-03-31",
+        },
+    )
+    assert result.success
+    with duckdb.connect(str(segments_env["warehouse"] / "build.duckdb"), read_only=True) as con:
+        assert con.execute(
+            "SELECT count(*), count(DISTINCT _partition_date) FROM raw.shopify_orders"
+        ).fetchone() == (5, 3)
+        # Every raw table exists for dbt, even for sources with nothing landed.
+        assert con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw'"
+        ).fetchone() == (8,)
