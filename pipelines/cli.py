@@ -12,12 +12,16 @@ $DAGSTER_HOME (default `$SEGMENTS_WAREHOUSE_DIR/dagster_home`), so `make dev` sh
 from __future__ import annotations
 
 import argparse
+import warnings
 import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from pipelines import settings as _settings
+
+# BackfillPolicy is "beta" in Dagster 1.13; the warning repeats for every asset and buries output.
+warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
 
 from pipelines.lib import instance_tuning  # noqa: F401  (fast SQLite event log)
 
@@ -59,6 +63,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     summary = generate(
         landing, customers=args.customers, days=args.days, seed=args.seed,
         end_date=args.end_date, reporting_currency=cfg.reporting_currency,
+        split=args.split, target_transactions=args.transactions,
     )
     print(summary)
     return 0
@@ -206,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--end-date", type=_parse_date("--end-date"), default=None,
                      help="last day of data (default: yesterday)")
+    gen.add_argument("--split", choices=("month", "day"), default="month",
+                     help="one file per source per month (default) or per day")
+    gen.add_argument("--transactions", type=int, default=None,
+                     help="aim for about this many transactions (overrides --customers)")
     gen.add_argument("--landing-dir", default=None, help="default: $SEGMENTS_LANDING_DIR")
     gen.add_argument("--if-empty", action="store_true",
                      help="do nothing when the landing zone already has files")

@@ -21,18 +21,30 @@ event_days as (
     select * from {{ ref('int_engagement_events_daily') }}
 ),
 
+observed_per_source as (
+    select
+        source,
+        identifier_id,
+        min(alias_type) as alias_type,
+        min(alias_value) as alias_value,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        sum(records) as records
+    from observed
+    group by source, identifier_id
+),
+
 source_aliases as (
     select
-        observed.source,
-        observed.alias_type,
-        observed.alias_value,
+        observed_per_source.source,
+        observed_per_source.alias_type,
+        observed_per_source.alias_value,
         identity.customer_key,
-        min(observed.first_seen_at) as first_seen_at,
-        max(observed.last_seen_at) as last_seen_at,
-        cast(sum(observed.records) as bigint) as records
-    from observed
-    inner join identity on observed.identifier = identity.identifier
-    group by observed.source, observed.alias_type, observed.alias_value, identity.customer_key
+        observed_per_source.first_seen_at,
+        observed_per_source.last_seen_at,
+        cast(observed_per_source.records as bigint) as records
+    from observed_per_source
+    inner join identity on observed_per_source.identifier_id = identity.identifier_id
 ),
 
 browser_logins as (

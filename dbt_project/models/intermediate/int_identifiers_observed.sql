@@ -132,6 +132,8 @@ final as (
         alias_type,
         alias_value,
         {{ identifier('alias_type', 'alias_value') }} as identifier,
+        {{ identifier_id(identifier('alias_type', 'alias_value')) }} as identifier_id,
+        {{ identifier_id('record_identifier') }} as record_identifier_id,
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
         cast(sum(records) as bigint) as records
