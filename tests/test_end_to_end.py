@@ -31,7 +31,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
     os.environ.update(env)
     (root / "warehouse" / "dagster_home").mkdir(parents=True)
     try:
-        summary = generate(root / "landing", customers=300, days=240, seed=7, end_date=END)
+        summary = generate(root / "landing", customers=300, days=420, seed=7, end_date=END)
         from pipelines.cli import main
 
         assert main(["run", "--as-of", END.isoformat()]) == 0

@@ -56,7 +56,7 @@ browser_logins as (
         sum(event_days.events) as records
     from event_days
     inner join identity
-        on identity.identifier = {{ identifier("'email'", 'event_days.customer_email') }}
+        on identity.identifier_id = {{ identifier_id(identifier("'email'", 'event_days.customer_email')) }}
     where event_days.anonymous_id is not null
       and event_days.customer_email is not null
     group by event_days.anonymous_id, identity.customer_key

@@ -33,7 +33,7 @@ attributed as (
         event_days.events
     from event_days
     left join identity as by_email
-        on by_email.identifier = {{ identifier("'email'", 'event_days.customer_email') }}
+        on by_email.identifier_id = {{ identifier_id(identifier("'email'", 'event_days.customer_email')) }}
     left join aliases as by_browser
         on by_browser.alias_type = 'anonymous_id'
         and by_browser.alias_value = event_days.anonymous_id

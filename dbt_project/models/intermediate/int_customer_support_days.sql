@@ -20,7 +20,7 @@ daily as (
         count(case when tickets.is_complaint then 1 end) as complaints
     from tickets
     inner join identity
-        on identity.identifier = {{ identifier("'email'", 'tickets.customer_email') }}
+        on identity.identifier_id = {{ identifier_id(identifier("'email'", 'tickets.customer_email')) }}
     group by identity.customer_key, cast(tickets.created_at as date)
 ),
 

@@ -68,7 +68,7 @@ converted as (
         end as fx_rate_date
     from transactions
     inner join identity
-        on transactions.record_identifier = identity.identifier
+        on {{ identifier_id('transactions.record_identifier') }} = identity.identifier_id
     left join fx_daily
         on transactions.currency = fx_daily.currency
         and transactions.transaction_date = fx_daily.rate_date

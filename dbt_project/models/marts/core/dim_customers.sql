@@ -45,7 +45,7 @@ latest_crm_contact as (
         ) as contact_rank
     from crm_contacts
     inner join identity
-        on crm_contacts.contact_key = identity.identifier
+        on {{ identifier_id('crm_contacts.contact_key') }} = identity.identifier_id
 ),
 
 latest_alias as (
