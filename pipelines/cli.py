@@ -4,6 +4,9 @@
     segments run [--as-of DATE]                           full refresh up to DATE (default yesterday)
     segments backfill --from DATE --to DATE               one run over a range of daily partitions
     segments status                                       last run, what it published, what failed
+    segments export --segment NAME [--family F --as-of D] one segment's members as CSV (consenting)
+    segments report                                       rebuild the HTML report
+    segments bench [--transactions N]                     time the product against pandas/polars/DuckDB
 
 Runs go through the same Dagster job the schedule uses, recorded in the Dagster instance at
 $DAGSTER_HOME (default `$SEGMENTS_WAREHOUSE_DIR/dagster_home`), so `make dev` shows them.
@@ -201,6 +204,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pipelines.defs.publish.commands import export_command
+
+    return export_command(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.defs.publish.commands import report_command
+
+    return report_command(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipelines.bench.command import bench_command
+
+    return bench_command(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="segments", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -232,6 +253,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("status", help="last run, what it published, what failed")
     st.set_defaults(func=cmd_status)
+
+    ex = sub.add_parser("export", help="one segment's members as CSV for an email/SMS tool")
+    ex.add_argument("--segment", required=True,
+                    help='segment name, e.g. "At Risk", at_risk, vip, or a dynamic segment')
+    ex.add_argument("--family", default=None,
+                    help="rfm, lifecycle, value_tier, engagement_band, ..., dynamic "
+                         "(needed only when the name exists in several families)")
+    ex.add_argument("--as-of", type=_parse_date("--as-of"), default=None,
+                    help="membership as of this date (default: the latest published)")
+    ex.add_argument("--format", choices=("csv",), default="csv")
+    ex.add_argument("--include-no-consent", action="store_true",
+                    help="also export members without marketing consent")
+    ex.add_argument("--output", default=None,
+                    help="file to write (default: $SEGMENTS_WAREHOUSE_DIR/exports/on_demand/...)")
+    ex.set_defaults(func=cmd_export)
+
+    rp = sub.add_parser("report", help="rebuild the HTML segment report")
+    rp.add_argument("--output", default=None, help="default: $SEGMENTS_WAREHOUSE_DIR/report.html")
+    rp.set_defaults(func=cmd_report)
+
+    bn = sub.add_parser("bench", help="time a full refresh, a daily incremental and the "
+                        "pandas / polars / DuckDB peers on N generated transactions")
+    bn.add_argument("--transactions", type=int, default=1_000_000)
+    bn.add_argument("--days", type=int, default=730, help="days of history (default 730)")
+    bn.add_argument("--seed", type=int, default=42)
+    bn.add_argument("--work-dir", default=None,
+                    help="scratch landing zone + warehouse (default data/bench; wiped first)")
+    bn.add_argument("--results-dir", default=None, help="default bench/results")
+    bn.add_argument("--keep", action="store_true", help="keep the work dir afterwards")
+    bn.add_argument("--profile", action="store_true",
+                    help="also run the product under cProfile (adds overhead to its times)")
+    bn.set_defaults(func=cmd_bench)
     return parser
 
 

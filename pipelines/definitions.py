@@ -9,16 +9,19 @@ from pipelines.lib import instance_tuning  # noqa: F401  (fast SQLite event log)
 
 from pipelines.defs import jobs
 from pipelines.defs.ingest import assets as ingest
+from pipelines.defs.ingest import sensor as ingest_sensor
 from pipelines.defs.publish import assets as publish
 from pipelines.defs.quality import checks as quality
+from pipelines.defs.segments import assets as segments
 from pipelines.defs.warehouse import assets as warehouse
 from pipelines.defs.warehouse.project import dbt_resource
 
 defs = dg.Definitions(
-    assets=[*ingest.assets, *warehouse.assets, *publish.assets],
+    assets=[*ingest.assets, *warehouse.assets, *segments.assets, *publish.assets],
     asset_checks=quality.checks,
     jobs=jobs.jobs,
     schedules=jobs.schedules,
+    sensors=ingest_sensor.sensors,
     resources={"dbt": dbt_resource()},
     # One process writes the build database at a time (DuckDB's single-writer rule), and the
     # multiprocess executor would re-import this code per step (~5 s each).

@@ -24,3 +24,23 @@
 {% macro duckdb__last_by(value, order_by) -%}
     arg_max({{ value }}, {{ order_by }})
 {%- endmacro %}
+
+
+{# The value of `value` on the row with the smallest `order_by` (see last_by). #}
+{% macro first_by(value, order_by) -%}
+    {{ return(adapter.dispatch('first_by', 'segments')(value, order_by)) }}
+{%- endmacro %}
+
+{% macro default__first_by(value, order_by) -%}
+    min_by({{ value }}, {{ order_by }})
+{%- endmacro %}
+
+{% macro duckdb__first_by(value, order_by) -%}
+    arg_min({{ value }}, {{ order_by }})
+{%- endmacro %}
+
+
+{# The median of a list column (DuckDB list_aggregate; null for an empty or null list). #}
+{% macro list_median(list_expression) -%}
+    list_aggregate({{ list_expression }}, 'median')
+{%- endmacro %}

@@ -30,15 +30,10 @@
 
 
 {#
-    A key whose maximum picks the leader of a running count: the highest count, then the value
-    that reached it first, then the value alphabetically. `leader_value(key)` extracts the value.
+    The rank of a value in a running count, for first_by()/min(): the highest count ranks first,
+    then the value that reached it first, then the value alphabetically, so the leader never
+    depends on row order. A struct compares field by field (DuckDB).
 #}
-{% macro leader_key(running_count, first_reached_date, value) -%}
-    lpad(cast({{ running_count }} as {{ dbt.type_string() }}), 12, '0')
-    || lpad(cast(99999 - {{ day_number(first_reached_date) }} as {{ dbt.type_string() }}), 5, '0')
-    || {{ value }}
-{%- endmacro %}
-
-{% macro leader_value(key) -%}
-    substr({{ key }}, 18)
+{% macro leader_rank(running_count, reached_date, value) -%}
+    {'orders': -{{ running_count }}, 'reached_on': {{ reached_date }}, 'value': {{ value }}}
 {%- endmacro %}

@@ -25,19 +25,20 @@
 
 
 {#
-    A 64-bit integer for a string, used only inside one model run to join and group
-    identifiers as integers instead of strings (customer_key itself is an md5, stable across
-    engines and versions). test assert_identifier_ids_are_collision_free guards the 1-in-10^12
-    chance that two identifiers share one.
+    A 64-bit integer for one or more values, used only inside a build to join, group and sort
+    by integers instead of long strings: identifiers in the identity graph, visitors of the
+    event stream, and customer_id = identifier_id(customer_key) in the customer histories.
+    Never published and not stable across engines or versions (customer_key, an md5, is).
+    test assert_identifier_ids_are_collision_free guards the 1-in-10^12 chance of a clash.
 #}
-{% macro identifier_id(column) -%}
-    {{ return(adapter.dispatch('identifier_id', 'segments')(column)) }}
+{% macro identifier_id() -%}
+    {{ return(adapter.dispatch('identifier_id', 'segments')(varargs)) }}
 {%- endmacro %}
 
-{% macro default__identifier_id(column) -%}
-    xxhash64({{ column }})
+{% macro default__identifier_id(columns) -%}
+    xxhash64({{ columns | join(", ") }})
 {%- endmacro %}
 
-{% macro duckdb__identifier_id(column) -%}
-    hash({{ column }})
+{% macro duckdb__identifier_id(columns) -%}
+    hash({{ columns | join(", ") }})
 {%- endmacro %}

@@ -21,6 +21,27 @@
     {{ return(adapter.dispatch('normalize_phone', 'segments')(column)) }}
 {%- endmacro %}
 
+{#
+    DuckDB: the same rules with the (slow) regular expression evaluated once per row; the
+    scalar subquery only names the intermediate values and is planned as a projection.
+#}
+{% macro duckdb__normalize_phone(column) -%}
+    (
+        select
+            case
+                when length(digits) < 6 then null
+                when written like '+%' then '+' || digits
+                when digits like '00%' then '+' || substr(digits, 3)
+                else digits
+            end
+        from (
+            select
+                regexp_replace({{ column }}, '[^0-9]', '', 'g') as digits,
+                ltrim({{ column }}) as written
+        ) as phone_parts
+    )
+{%- endmacro %}
+
 {% macro default__normalize_phone(column) -%}
     case
         when length(regexp_replace(coalesce({{ column }}, ''), '[^0-9]', '', 'g')) < 6 then null

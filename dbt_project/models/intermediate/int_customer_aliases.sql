@@ -17,16 +17,16 @@ identity as (
     select * from {{ ref('int_customer_identity') }}
 ),
 
-event_days as (
-    select * from {{ ref('int_engagement_events_daily') }}
+event_visitors as (
+    select * from {{ ref('int_event_visitors') }}
 ),
 
 observed_per_source as (
     select
         source,
         identifier_id,
-        min(alias_type) as alias_type,
-        min(alias_value) as alias_value,
+        {{ dbt.any_value('alias_type') }} as alias_type,
+        {{ dbt.any_value('alias_value') }} as alias_value,
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
         sum(records) as records
@@ -49,17 +49,17 @@ source_aliases as (
 
 browser_logins as (
     select
-        event_days.anonymous_id,
+        event_visitors.anonymous_id,
         identity.customer_key,
-        min(event_days.first_occurred_at) as first_seen_at,
-        max(event_days.last_occurred_at) as last_seen_at,
-        sum(event_days.events) as records
-    from event_days
+        min(event_visitors.first_seen_at) as first_seen_at,
+        max(event_visitors.last_seen_at) as last_seen_at,
+        sum(event_visitors.events) as records
+    from event_visitors
     inner join identity
-        on identity.identifier_id = {{ identifier_id(identifier("'email'", 'event_days.customer_email')) }}
-    where event_days.anonymous_id is not null
-      and event_days.customer_email is not null
-    group by event_days.anonymous_id, identity.customer_key
+        on identity.identifier_id = {{ identifier_id(identifier("'email'", 'event_visitors.customer_email')) }}
+    where event_visitors.anonymous_id is not null
+      and event_visitors.customer_email is not null
+    group by event_visitors.anonymous_id, identity.customer_key
 ),
 
 browsers_of_one_customer as (

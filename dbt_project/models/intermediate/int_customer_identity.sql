@@ -25,10 +25,11 @@ observed as (
 nodes as (
     select
         identifier_id,
-        min(identifier) as identifier,
-        min(alias_type) as alias_type,
-        min(alias_value) as alias_value,
-        min(first_seen_at) as first_seen_at
+        {{ dbt.any_value('identifier') }} as identifier,
+        {{ dbt.any_value('alias_type') }} as alias_type,
+        {{ dbt.any_value('alias_value') }} as alias_value,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at
     from observed
     group by identifier_id
 ),
@@ -80,6 +81,7 @@ final as (
         ranked_nodes.alias_type,
         ranked_nodes.alias_value,
         ranked_nodes.first_seen_at,
+        ranked_nodes.last_seen_at,
         {{ dbt.hash('anchors.identifier') }} as customer_key,
         anchors.identifier as anchor_identifier,
         anchors.first_seen_at as anchor_first_seen_at

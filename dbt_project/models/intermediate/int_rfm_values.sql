@@ -11,8 +11,12 @@ facts as (
     select * from {{ ref('customer_facts') }}
 ),
 
-purchase_days as (
-    select * from {{ ref('int_customer_purchase_days') }}
+purchase_history as (
+    select * from {{ ref('int_customer_purchase_history') }}
+),
+
+as_of_lookups as (
+    select * from {{ ref('int_as_of_lookups') }}
 ),
 
 settings as (
@@ -22,14 +26,18 @@ settings as (
 population as (
     select
         facts.customer_key,
+        {{ identifier_id('facts.customer_key') }} as customer_id,
         facts.as_of_date,
         facts.days_since_last_order,
         facts.orders_count,
         facts.net_revenue,
         settings.rfm_lookback_days,
-        {{ days_before('facts.as_of_date', 'settings.rfm_lookback_days + 1') }} as before_lookback_window
+        as_of_lookups.lookup_date as before_lookback_window
     from facts
     cross join settings
+    inner join as_of_lookups
+        on facts.as_of_date = as_of_lookups.as_of_date
+        and as_of_lookups.lookup = 'before_rfm_lookback'
     where facts.orders_count > 0
       and facts.days_since_last_order <= settings.rfm_lookback_days
 ),
@@ -43,9 +51,9 @@ final as (
         population.net_revenue - coalesce(before_window.net_revenue_to_date, 0) as monetary,
         population.rfm_lookback_days as lookback_days
     from population
-    asof left join purchase_days as before_window
-        on population.customer_key = before_window.customer_key
-        and population.before_lookback_window >= before_window.activity_date
+    asof left join purchase_history as before_window
+        on population.customer_id = before_window.customer_id
+        and population.before_lookback_window >= before_window.segment_end_date
 )
 
 select * from final

@@ -93,14 +93,17 @@ final as (
         '{{ reporting_currency() }}' as reporting_currency,
         cast(gross_amount * fx_rate_to_reporting as decimal(18, 2)) as gross_amount,
         cast(refunded_amount * fx_rate_to_reporting as decimal(18, 2)) as refunded_amount,
-        cast(gross_amount * fx_rate_to_reporting as decimal(18, 2))
-        - cast(refunded_amount * fx_rate_to_reporting as decimal(18, 2)) as net_amount,
+        cast(
+            cast(gross_amount * fx_rate_to_reporting as decimal(18, 2))
+            - cast(refunded_amount * fx_rate_to_reporting as decimal(18, 2))
+            as decimal(18, 2)
+        ) as net_amount,
 
         -- amounts in the original currency, for reconciliation with the source systems
         currency as original_currency,
         gross_amount as gross_amount_original,
         refunded_amount as refunded_amount_original,
-        net_amount as net_amount_original,
+        cast(net_amount as decimal(18, 4)) as net_amount_original,
         cast(fx_rate_to_reporting as decimal(18, 8)) as fx_rate_to_reporting,
         fx_rate_date,
 

@@ -104,6 +104,9 @@ ensure_manifest()
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=SegmentsTranslator(),
+    # Unpartitioned, but single-run: `dagster asset materialize --partition-range` requires it
+    # of every selected asset.
+    backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Every dbt model, seed and test, in one `dbt build` per run (each dbt call costs ~6 s)."""

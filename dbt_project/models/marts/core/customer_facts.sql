@@ -5,7 +5,7 @@
     orders. "Last N days" means 0..N days before the as-of date, so day N is in and day N+1 out
     (the same boundary every segment rule uses).
 
-    Counts come from the customer's running totals (int_customer_*_days): the last row on or
+    Counts come from the customer's running totals (int_customer_*_history): the last row on or
     before the as-of date, minus the last row before the window for windowed counts
     (macros/running_totals.sql). That uses DuckDB's ASOF JOIN; a port to another engine
     rewrites these lookups as a union of lookups and history rows plus last_value(ignore nulls).
@@ -23,16 +23,24 @@ run_dates as (
     select * from {{ ref('stg_meta__run_as_of_dates') }}
 ),
 
-purchase_days as (
-    select * from {{ ref('int_customer_purchase_days') }}
+as_of_lookups as (
+    select * from {{ ref('int_as_of_lookups') }}
 ),
 
-engagement_days as (
-    select * from {{ ref('int_customer_engagement_days') }}
+purchase_history as (
+    select * from {{ ref('int_customer_purchase_history') }}
 ),
 
-support_days as (
-    select * from {{ ref('int_customer_support_days') }}
+purchase_gaps as (
+    select * from {{ ref('int_customer_purchase_gaps') }}
+),
+
+engagement_history as (
+    select * from {{ ref('int_customer_engagement_history') }}
+),
+
+support_history as (
+    select * from {{ ref('int_customer_support_history') }}
 ),
 
 age_bands as (
@@ -42,6 +50,7 @@ age_bands as (
 grid as (
     select
         customers.customer_key,
+        {{ identifier_id('customers.customer_key') }} as customer_id,
         run_dates.as_of_date
     from customers
     inner join run_dates
@@ -49,26 +58,19 @@ grid as (
 ),
 
 lookups as (
-    -- 'now' reads the totals on the as-of date; 'before_N' the totals on the last day before
-    -- the N-day window (N + 1 days earlier), which windowed counts subtract
     select
-        grid.customer_key,
+        grid.customer_id,
         grid.as_of_date,
-        offsets.lookup,
-        {{ days_before('grid.as_of_date', 'offsets.days_before') }} as lookup_date
+        as_of_lookups.lookup,
+        as_of_lookups.lookup_date
     from grid
-    cross join (
-        select 'now' as lookup, 0 as days_before
-        union all select 'before_30', 31
-        union all select 'before_90', 91
-        union all select 'before_180', 181
-        union all select 'before_365', 366
-    ) as offsets
+    inner join as_of_lookups
+        on grid.as_of_date = as_of_lookups.as_of_date
 ),
 
 purchase_states as (
     select
-        lookups.customer_key,
+        lookups.customer_id,
         lookups.as_of_date,
         lookups.lookup,
         history.first_order_date,
@@ -81,19 +83,18 @@ purchase_states as (
         history.net_revenue_to_date,
         history.discounted_orders_to_date,
         history.disputed_orders_to_date,
-        history.median_days_between_orders,
         history.preferred_channel,
         history.preferred_category
     from lookups
-    asof left join purchase_days as history
-        on lookups.customer_key = history.customer_key
-        and lookups.lookup_date >= history.activity_date
+    asof left join purchase_history as history
+        on lookups.customer_id = history.customer_id
+        and lookups.lookup_date >= history.segment_end_date
     where lookups.lookup in ('now', 'before_30', 'before_180', 'before_365')
 ),
 
 purchases as (
     select
-        customer_key,
+        customer_id,
         as_of_date,
         {{ as_of_value('first_order_date') }} as first_order_date,
         {{ as_of_value('last_order_date') }} as last_order_date,
@@ -105,7 +106,6 @@ purchases as (
         coalesce({{ as_of_value('net_revenue_to_date') }}, 0) as net_revenue,
         coalesce({{ as_of_value('discounted_orders_to_date') }}, 0) as discounted_orders,
         coalesce({{ as_of_value('disputed_orders_to_date') }}, 0) as disputes_count,
-        {{ as_of_value('median_days_between_orders') }} as median_days_between_orders,
         {{ as_of_value('preferred_channel') }} as preferred_channel,
         {{ as_of_value('preferred_category') }} as preferred_category,
         {{ window_total('orders_to_date', 'before_30') }} as purchases_last_30_days,
@@ -116,61 +116,61 @@ purchases as (
         {{ window_total('net_revenue_to_date', 'before_365') }} as net_revenue_last_365_days,
         {{ window_total('disputed_orders_to_date', 'before_365') }} as disputes_last_365_days
     from purchase_states
-    group by customer_key, as_of_date
+    group by customer_id, as_of_date
 ),
 
 engagement_states as (
     select
-        lookups.customer_key,
+        lookups.customer_id,
         lookups.as_of_date,
         lookups.lookup,
-        history.activity_date,
+        history.last_engagement_date,
         history.events_to_date,
         history.sessions_to_date,
         history.points_to_date,
         history.points_x_day_number_to_date
     from lookups
-    asof left join engagement_days as history
-        on lookups.customer_key = history.customer_key
-        and lookups.lookup_date >= history.activity_date
+    asof left join engagement_history as history
+        on lookups.customer_id = history.customer_id
+        and lookups.lookup_date >= history.segment_end_date
     where lookups.lookup in ('now', 'before_30', 'before_90')
 ),
 
 engagement as (
     select
-        customer_key,
+        customer_id,
         as_of_date,
-        {{ as_of_value('activity_date') }} as last_engagement_date,
+        {{ as_of_value('last_engagement_date') }} as last_engagement_date,
         {{ window_total('events_to_date', 'before_30') }} as engagement_events_last_30_days,
         {{ window_total('events_to_date', 'before_90') }} as engagement_events_last_90_days,
         {{ window_total('sessions_to_date', 'before_30') }} as sessions_last_30_days,
         {{ window_total('points_to_date', 'before_90') }} as points_90,
         {{ window_total('points_x_day_number_to_date', 'before_90') }} as points_x_day_number_90
     from engagement_states
-    group by customer_key, as_of_date
+    group by customer_id, as_of_date
 ),
 
 support_states as (
     select
-        lookups.customer_key,
+        lookups.customer_id,
         lookups.as_of_date,
         lookups.lookup,
         history.complaints_to_date
     from lookups
-    asof left join support_days as history
-        on lookups.customer_key = history.customer_key
-        and lookups.lookup_date >= history.activity_date
+    asof left join support_history as history
+        on lookups.customer_id = history.customer_id
+        and lookups.lookup_date >= history.segment_end_date
     where lookups.lookup in ('now', 'before_365')
 ),
 
 support as (
     select
-        customer_key,
+        customer_id,
         as_of_date,
         coalesce({{ as_of_value('complaints_to_date') }}, 0) as support_complaints,
         {{ window_total('complaints_to_date', 'before_365') }} as support_complaints_last_365_days
     from support_states
-    group by customer_key, as_of_date
+    group by customer_id, as_of_date
 ),
 
 ages as (
@@ -196,21 +196,24 @@ final as (
         purchases.orders_count,
         purchases.distinct_purchase_days,
         {{ days_between('purchases.last_order_date', 'grid.as_of_date') }} as days_since_last_order,
-        cast(purchases.median_days_between_orders as decimal(9, 1)) as median_days_between_orders,
+        cast(
+            {{ list_median('list_slice(purchase_gaps.gaps_in_date_order, 1, purchases.distinct_purchase_days - 1)') }}
+            as decimal(9, 1)
+        ) as median_days_between_orders,
         purchases.purchases_last_30_days,
         purchases.purchases_last_180_days,
         purchases.purchases_last_365_days,
         purchases.last_reactivation_date,
 
         -- money, reporting currency
-        purchases.gross_revenue,
-        purchases.refunded_amount,
-        purchases.net_revenue,
+        cast(purchases.gross_revenue as decimal(18, 2)) as gross_revenue,
+        cast(purchases.refunded_amount as decimal(18, 2)) as refunded_amount,
+        cast(purchases.net_revenue as decimal(18, 2)) as net_revenue,
         cast(purchases.gross_revenue / nullif(purchases.orders_count, 0) as decimal(18, 2))
             as average_order_value,
-        purchases.gross_revenue_last_365_days,
-        purchases.refunded_amount_last_365_days,
-        purchases.net_revenue_last_365_days,
+        cast(purchases.gross_revenue_last_365_days as decimal(18, 2)) as gross_revenue_last_365_days,
+        cast(purchases.refunded_amount_last_365_days as decimal(18, 2)) as refunded_amount_last_365_days,
+        cast(purchases.net_revenue_last_365_days as decimal(18, 2)) as net_revenue_last_365_days,
 
         -- preferences
         purchases.preferred_channel,
@@ -250,16 +253,18 @@ final as (
         engagement.last_engagement_date
     from grid
     inner join purchases
-        on grid.customer_key = purchases.customer_key
+        on grid.customer_id = purchases.customer_id
         and grid.as_of_date = purchases.as_of_date
     inner join engagement
-        on grid.customer_key = engagement.customer_key
+        on grid.customer_id = engagement.customer_id
         and grid.as_of_date = engagement.as_of_date
     inner join support
-        on grid.customer_key = support.customer_key
+        on grid.customer_id = support.customer_id
         and grid.as_of_date = support.as_of_date
     inner join customers
         on grid.customer_key = customers.customer_key
+    left join purchase_gaps
+        on grid.customer_id = purchase_gaps.customer_id
     left join ages
         on {{ age_in_years('customers.birth_date', 'grid.as_of_date') }} = ages.age_years
 )

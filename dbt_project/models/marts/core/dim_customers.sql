@@ -11,10 +11,6 @@ identity as (
     select * from {{ ref('int_customer_identity') }}
 ),
 
-aliases as (
-    select * from {{ ref('int_customer_aliases') }}
-),
-
 crm_contacts as (
     select * from {{ ref('stg_crm__contacts') }}
 ),
@@ -26,11 +22,15 @@ transactions as (
 customers as (
     select
         customer_key,
-        min(anchor_identifier) as anchor_identifier,
+        {{ dbt.any_value('anchor_identifier') }} as anchor_identifier,
         min(first_seen_at) as first_seen_at,
-        max(case when alias_type = 'guest' then 1 else 0 end) = 1 as is_guest,
-        count(distinct case when alias_type = 'email' then alias_value end) as email_count,
-        count(distinct case when alias_type = 'phone' then alias_value end) as phone_count
+        count(case when alias_type = 'guest' then 1 end) > 0 as is_guest,
+        count(case when alias_type = 'email' then 1 end) as email_count,
+        count(case when alias_type = 'phone' then 1 end) as phone_count,
+        {{ last_by('case when alias_type = \'email\' then alias_value end',
+                   'case when alias_type = \'email\' then last_seen_at end') }} as latest_email,
+        {{ last_by('case when alias_type = \'phone\' then alias_value end',
+                   'case when alias_type = \'phone\' then last_seen_at end') }} as latest_phone
     from identity
     group by customer_key
 ),
@@ -48,28 +48,16 @@ latest_crm_contact as (
         on {{ identifier_id('crm_contacts.contact_key') }} = identity.identifier_id
 ),
 
-latest_alias as (
-    select
-        customer_key,
-        alias_type,
-        alias_value,
-        row_number() over (
-            partition by customer_key, alias_type
-            order by last_seen_at desc, alias_value
-        ) as alias_rank
-    from aliases
-    where alias_type in ('email', 'phone')
-),
-
 latest_location as (
-    -- the country and city of the customer's latest transaction that had a country
+    -- the country and city of the customer's latest transaction that had a country, grouped by
+    -- the integer customer_id (10M rows), joined back by it
     select
-        customer_key,
+        {{ identifier_id('customer_key') }} as customer_id,
         {{ last_by('country_code', 'transacted_at') }} as country_code,
         {{ last_by('city', 'transacted_at') }} as city
     from transactions
     where country_code is not null
-    group by customer_key
+    group by 1
 ),
 
 final as (
@@ -78,8 +66,8 @@ final as (
         customers.anchor_identifier,
 
         -- contact
-        coalesce(crm.customer_email, emails.alias_value) as email,
-        coalesce(crm.customer_phone, phones.alias_value) as phone,
+        coalesce(crm.customer_email, customers.latest_email) as email,
+        coalesce(crm.customer_phone, customers.latest_phone) as phone,
         crm.first_name,
         crm.last_name,
 
@@ -106,16 +94,8 @@ final as (
     left join latest_crm_contact as crm
         on customers.customer_key = crm.customer_key
         and crm.contact_rank = 1
-    left join latest_alias as emails
-        on customers.customer_key = emails.customer_key
-        and emails.alias_type = 'email'
-        and emails.alias_rank = 1
-    left join latest_alias as phones
-        on customers.customer_key = phones.customer_key
-        and phones.alias_type = 'phone'
-        and phones.alias_rank = 1
     left join latest_location as locations
-        on customers.customer_key = locations.customer_key
+        on {{ identifier_id('customers.customer_key') }} = locations.customer_id
 )
 
 select * from final

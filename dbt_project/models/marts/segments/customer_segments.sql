@@ -1,16 +1,14 @@
 {#-
-    One row per customer known on the latest as-of date of the run: the BI-facing table of each
-    customer's current segments. RFM columns are null for customers without a purchase in the
-    RFM lookback window (prospects and long-lost buyers).
+    One row per customer known on the latest as-of date of the run (grain customer_key): the
+    BI-facing table of every customer's current segments, read from that date's
+    segment_snapshots rows. RFM columns are null for customers without a purchase in the RFM
+    lookback window (prospects, long-lost buyers); value tier and price sensitivity are null for
+    prospects.
 -#}
 with
 
-facts as (
-    select * from {{ ref('customer_facts') }}
-),
-
-rfm as (
-    select * from {{ ref('rfm_segments') }}
+snapshots as (
+    select * from {{ ref('segment_snapshots') }}
 ),
 
 run_dates as (
@@ -24,24 +22,37 @@ latest_as_of_date as (
 final as (
     select
         -- keys
-        facts.customer_key,
-        facts.as_of_date,
+        snapshots.customer_key,
+        snapshots.as_of_date,
 
         -- RFM
-        rfm.recency_days,
-        rfm.frequency,
-        rfm.monetary,
-        rfm.r_score,
-        rfm.f_score,
-        rfm.m_score,
-        rfm.fm_score,
-        rfm.rfm_segment
-    from facts
+        snapshots.recency_days,
+        snapshots.frequency,
+        snapshots.monetary,
+        snapshots.r_score,
+        snapshots.f_score,
+        snapshots.m_score,
+        snapshots.fm_score,
+        snapshots.rfm_segment,
+        snapshots.previous_rfm_segment,
+        snapshots.rfm_segment_changed_date,
+
+        -- lifecycle and value
+        snapshots.lifecycle_status,
+        snapshots.value_tier,
+        snapshots.is_near_threshold,
+
+        -- behaviour
+        snapshots.engagement_score,
+        snapshots.engagement_band,
+        snapshots.is_browser_not_buyer,
+        snapshots.purchase_recency_window,
+        snapshots.price_sensitivity,
+        snapshots.preferred_channel,
+        snapshots.preferred_category
+    from snapshots
     inner join latest_as_of_date
-        on facts.as_of_date = latest_as_of_date.as_of_date
-    left join rfm
-        on facts.customer_key = rfm.customer_key
-        and facts.as_of_date = rfm.as_of_date
+        on snapshots.as_of_date = latest_as_of_date.as_of_date
 )
 
 select * from final

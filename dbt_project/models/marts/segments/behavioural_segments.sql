@@ -1,0 +1,75 @@
+{#-
+    One row per customer per as-of date of the run: behavioural labels (thresholds in seed
+    segment_settings, families behaviour and engagement):
+
+    - engagement_score 0-100: recency-weighted engagement points of the last 90 days
+      (customer_facts.engagement_points_last_90_days: each event's type weight from seed
+      engagement_event_weights × (1 − days ago / 91)), scaled so that full_score_points
+      points = 100, capped at 100, rounded.
+    - engagement_band: highly_engaged >= 70, engaged >= 40, low >= 1, else dormant.
+    - is_browser_not_buyer: browser_min_sessions (3) or more sessions in the last 30 days and
+      no purchase in them.
+    - purchase_recency_window: '0-30 days', '31-180 days', '181-365 days', 'over 365 days'
+      since the last purchase (labels follow the configured bounds), 'never' for prospects.
+    - price_sensitivity: bargain_hunter when discount_share >= 50%, else full_price_buyer
+      (null without orders).
+    - preferred_channel / preferred_category: from customer_facts.
+-#}
+with
+
+facts as (
+    select * from {{ ref('customer_facts') }}
+),
+
+settings as (
+    select * from {{ ref('int_segment_settings') }}
+),
+
+scored as (
+    select
+        facts.*,
+        cast(least(
+            100,
+            round(100 * facts.engagement_points_last_90_days / settings.engagement_full_score_points)
+        ) as integer) as engagement_score
+    from facts
+    cross join settings
+),
+
+final as (
+    select
+        scored.customer_key,
+        scored.as_of_date,
+        scored.engagement_score,
+        case
+            when scored.engagement_score >= settings.engagement_highly_engaged_min_score then 'highly_engaged'
+            when scored.engagement_score >= settings.engagement_engaged_min_score then 'engaged'
+            when scored.engagement_score >= settings.engagement_low_min_score then 'low'
+            else 'dormant'
+        end as engagement_band,
+        scored.sessions_last_30_days >= settings.behaviour_browser_min_sessions
+            and scored.purchases_last_30_days = 0 as is_browser_not_buyer,
+        case
+            when scored.orders_count = 0 then 'never'
+            when scored.days_since_last_order <= settings.behaviour_recency_window_1_max_days
+                then '0-' || cast(settings.behaviour_recency_window_1_max_days as {{ dbt.type_string() }}) || ' days'
+            when scored.days_since_last_order <= settings.behaviour_recency_window_2_max_days
+                then cast(settings.behaviour_recency_window_1_max_days + 1 as {{ dbt.type_string() }})
+                    || '-' || cast(settings.behaviour_recency_window_2_max_days as {{ dbt.type_string() }}) || ' days'
+            when scored.days_since_last_order <= settings.behaviour_recency_window_3_max_days
+                then cast(settings.behaviour_recency_window_2_max_days + 1 as {{ dbt.type_string() }})
+                    || '-' || cast(settings.behaviour_recency_window_3_max_days as {{ dbt.type_string() }}) || ' days'
+            else 'over ' || cast(settings.behaviour_recency_window_3_max_days as {{ dbt.type_string() }}) || ' days'
+        end as purchase_recency_window,
+        case
+            when scored.orders_count = 0 then null
+            when scored.discount_share >= settings.behaviour_bargain_hunter_min_discount_share then 'bargain_hunter'
+            else 'full_price_buyer'
+        end as price_sensitivity,
+        scored.preferred_channel,
+        scored.preferred_category
+    from scored
+    cross join settings
+)
+
+select * from final

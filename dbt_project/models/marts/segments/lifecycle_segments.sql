@@ -1,0 +1,45 @@
+{#-
+    One row per customer per as-of date of the run: the customer's lifecycle status. The rules
+    (thresholds in seed segment_settings, family lifecycle) are checked in this fixed order and
+    the first that matches wins, so every customer gets exactly one status:
+
+      1 prospect     no purchase on or before the as-of date
+      2 reactivated  a purchase within reactivated_max_days (30) that came after a gap of
+                     reactivated_min_gap_days (180) or more
+      3 new          first purchase within new_max_days (30)
+      4 active       active_min_orders (2) or more orders, the last within active_max_days (90)
+      5 lapsing      last purchase within lapsing_max_days (365): 91-365 days ago, and also the
+                     one-time buyers 31-90 days ago whom the published rules leave unassigned
+      6 former       last purchase longer ago
+
+    "Within N days" means 0..N days before the as-of date: day 30 is new, day 31 is not.
+-#}
+with
+
+facts as (
+    select * from {{ ref('customer_facts') }}
+),
+
+settings as (
+    select * from {{ ref('int_segment_settings') }}
+),
+
+final as (
+    select
+        facts.customer_key,
+        facts.as_of_date,
+        case
+            when facts.orders_count = 0 then 'prospect'
+            when {{ days_between('facts.last_reactivation_date', 'facts.as_of_date') }}
+                <= settings.lifecycle_reactivated_max_days then 'reactivated'
+            when facts.tenure_days <= settings.lifecycle_new_max_days then 'new'
+            when facts.orders_count >= settings.lifecycle_active_min_orders
+                and facts.days_since_last_order <= settings.lifecycle_active_max_days then 'active'
+            when facts.days_since_last_order <= settings.lifecycle_lapsing_max_days then 'lapsing'
+            else 'former'
+        end as lifecycle_status
+    from facts
+    cross join settings
+)
+
+select * from final

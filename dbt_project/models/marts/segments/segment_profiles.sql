@@ -1,0 +1,151 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='as_of_date',
+        on_schema_change='append_new_columns'
+    )
+}}
+{#-
+    One row per as-of date of the run, segment family and segment (including a null segment:
+    the customers without a label of that family): who is in it. Customers and share of all
+    customers, net revenue to date (reporting currency) and share, average RFM recency /
+    frequency / monetary of the scored members, average order value, the most common country
+    and preferred category, median age. is_below_minimum_size flags segments smaller than
+    profiles.min_segment_share of customers or profiles.min_segment_customers, whichever is
+    larger (seed segment_settings): too small to act on (test
+    assert_segments_meet_minimum_size warns). Incremental by as_of_date.
+-#}
+with
+
+snapshots as (
+    select * from {{ ref('segment_snapshots') }}
+),
+
+facts as (
+    select * from {{ ref('customer_facts') }}
+),
+
+customers as (
+    select * from {{ ref('dim_customers') }}
+),
+
+run_dates as (
+    select * from {{ ref('stg_meta__run_as_of_dates') }}
+),
+
+settings as (
+    select * from {{ ref('int_segment_settings') }}
+),
+
+members as (
+    select
+        snapshots.*,
+        facts.net_revenue,
+        facts.gross_revenue,
+        facts.orders_count,
+        facts.country_code,
+        {{ age_in_years('customers.birth_date', 'snapshots.as_of_date') }} as age_years
+    from snapshots
+    inner join run_dates
+        on snapshots.as_of_date = run_dates.as_of_date
+    inner join facts
+        on snapshots.customer_key = facts.customer_key
+        and snapshots.as_of_date = facts.as_of_date
+    inner join customers
+        on snapshots.customer_key = customers.customer_key
+),
+
+by_family as (
+    {%- for family in segment_families() %}
+    select
+        as_of_date,
+        '{{ family }}' as segment_family,
+        cast({{ family }} as {{ dbt.type_string() }}) as segment,
+        customer_key,
+        net_revenue,
+        gross_revenue,
+        orders_count,
+        recency_days,
+        frequency,
+        monetary,
+        country_code,
+        preferred_category,
+        age_years
+    from members
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+),
+
+{% for attribute in ['country_code', 'preferred_category'] %}
+top_{{ attribute }} as (
+    -- the most common value among members (ties: alphabetical)
+    select
+        as_of_date,
+        segment_family,
+        segment,
+        {{ first_by('value', "{'members': -members, 'value': value}") }} as top_value
+    from (
+        select as_of_date, segment_family, segment, {{ attribute }} as value, count(*) as members
+        from by_family
+        where {{ attribute }} is not null
+        group by 1, 2, 3, 4
+    ) as counted
+    group by 1, 2, 3
+),
+{% endfor %}
+
+profiles as (
+    select
+        as_of_date,
+        segment_family,
+        segment,
+        count(*) as customers,
+        cast(sum(net_revenue) as decimal(18, 2)) as net_revenue,
+        cast(avg(recency_days) as decimal(12, 1)) as average_recency_days,
+        cast(avg(frequency) as decimal(12, 2)) as average_frequency,
+        cast(avg(monetary) as decimal(18, 2)) as average_monetary,
+        cast(sum(gross_revenue) / nullif(sum(orders_count), 0) as decimal(18, 2)) as average_order_value,
+        cast({{ median('age_years') }} as decimal(5, 1)) as median_age
+    from by_family
+    group by as_of_date, segment_family, segment
+),
+
+final as (
+    select
+        profiles.as_of_date,
+        profiles.segment_family,
+        profiles.segment,
+        profiles.customers,
+        cast(
+            profiles.customers * 1.0 / sum(profiles.customers) over family_on_date as decimal(9, 4)
+        ) as customer_share,
+        profiles.net_revenue,
+        cast(
+            profiles.net_revenue / nullif(sum(profiles.net_revenue) over family_on_date, 0) as decimal(9, 4)
+        ) as net_revenue_share,
+        profiles.average_recency_days,
+        profiles.average_frequency,
+        profiles.average_monetary,
+        profiles.average_order_value,
+        top_country_code.top_value as top_country_code,
+        top_preferred_category.top_value as top_category,
+        profiles.median_age,
+        profiles.customers < greatest(
+            settings.profiles_min_segment_share * sum(profiles.customers) over family_on_date,
+            settings.profiles_min_segment_customers
+        ) as is_below_minimum_size
+    from profiles
+    cross join settings
+    left join top_country_code
+        on profiles.as_of_date = top_country_code.as_of_date
+        and profiles.segment_family = top_country_code.segment_family
+        and profiles.segment is not distinct from top_country_code.segment
+    left join top_preferred_category
+        on profiles.as_of_date = top_preferred_category.as_of_date
+        and profiles.segment_family = top_preferred_category.segment_family
+        and profiles.segment is not distinct from top_preferred_category.segment
+    window family_on_date as (partition by profiles.as_of_date, profiles.segment_family)
+)
+
+select * from final

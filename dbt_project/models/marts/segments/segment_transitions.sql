@@ -1,0 +1,84 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='as_of_date',
+        on_schema_change='append_new_columns'
+    )
+}}
+{#-
+    One row per as-of date of the run, segment family, from-segment and to-segment: how many
+    customers moved between the previous snapshot date (the latest earlier as_of_date in
+    segment_snapshots) and this one. Staying put counts too (from = to), so a family's rows of
+    one date add up to its customers. A null from-segment is a customer new since the previous
+    snapshot, or without a label then (e.g. unscored for RFM). Dates without an earlier
+    snapshot have no rows. Incremental by as_of_date, like segment_snapshots.
+-#}
+with
+
+snapshots as (
+    select * from {{ ref('segment_snapshots') }}
+),
+
+run_dates as (
+    select * from {{ ref('stg_meta__run_as_of_dates') }}
+),
+
+snapshot_dates as (
+    select
+        as_of_date,
+        lag(as_of_date) over (order by as_of_date) as previous_as_of_date
+    from (select distinct as_of_date from snapshots) as dates
+),
+
+run_pairs as (
+    select snapshot_dates.as_of_date, snapshot_dates.previous_as_of_date
+    from snapshot_dates
+    inner join run_dates
+        on snapshot_dates.as_of_date = run_dates.as_of_date
+    where snapshot_dates.previous_as_of_date is not null
+),
+
+moves as (
+    select
+        run_pairs.as_of_date,
+        run_pairs.previous_as_of_date,
+        {%- for family in segment_families() %}
+        previous.{{ family }} as from_{{ family }},
+        current_snapshot.{{ family }} as to_{{ family }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from run_pairs
+    inner join snapshots as current_snapshot
+        on current_snapshot.as_of_date = run_pairs.as_of_date
+    left join snapshots as previous
+        on previous.as_of_date = run_pairs.previous_as_of_date
+        and previous.customer_key = current_snapshot.customer_key
+),
+
+unpivoted as (
+    {%- for family in segment_families() %}
+    select
+        as_of_date,
+        previous_as_of_date,
+        '{{ family }}' as segment_family,
+        cast(from_{{ family }} as {{ dbt.type_string() }}) as from_segment,
+        cast(to_{{ family }} as {{ dbt.type_string() }}) as to_segment
+    from moves
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+),
+
+final as (
+    select
+        as_of_date,
+        previous_as_of_date,
+        segment_family,
+        from_segment,
+        to_segment,
+        count(*) as customers,
+        from_segment is distinct from to_segment as is_move
+    from unpivoted
+    group by as_of_date, previous_as_of_date, segment_family, from_segment, to_segment
+)
+
+select * from final

@@ -1,0 +1,255 @@
+"""Segment member lists for campaign tools (seed 004: personalised SMS and email).
+
+One CSV row per member customer with the fields a campaign tool merges into a message:
+
+    customer_key, first_name, email, phone, last_purchase_date, average_order_value,
+    currency, favourite_category, segment_family, segment, suggested_action, as_of_date,
+    has_marketing_consent
+
+Membership comes from the build database (every family: `customer_segments` for the latest
+as-of date, `segment_snapshots` or `rfm_segments` for earlier ones; dynamic segments from
+`dynamic_segment_members`); names, emails and phones from `marts.dim_customers`, never from
+the published BI file, which leaves PII out. Consent is the customer's *current* consent
+(`dim_customers.has_marketing_consent`), even for a past as-of date: someone who withdrew
+consent yesterday must not get today's campaign. Without consent a customer is left out
+unless the caller asks otherwise (`include_no_consent`).
+
+`export_segment` writes one segment on demand (`segments export`); `refresh_exports` writes
+every segment of every family after each publish, as one versioned set under
+`$SEGMENTS_WAREHOUSE_DIR/exports/current/` (see versioned_dir.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from pipelines.defs.publish.families import slug
+from pipelines.defs.publish.membership import (
+    ExportError,
+    SegmentRef,
+    available_segments,
+    build_columns,
+    latest_as_of,
+    members_sql,
+    membership_selects,
+    open_build,
+    resolve_segment,
+)
+from pipelines.defs.publish.versioned_dir import current_version, staged_version
+from pipelines.lib.duck import sql_str
+
+__all__ = ["ExportError", "SegmentRef", "export_segment", "refresh_exports"]
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "customer_key",
+    "first_name",
+    "email",
+    "phone",
+    "last_purchase_date",
+    "average_order_value",
+    "currency",
+    "favourite_category",
+    "segment_family",
+    "segment",
+    "suggested_action",
+    "as_of_date",
+    "has_marketing_consent",
+)
+ACTIONS_CSV = Path(__file__).with_name("segment_actions.csv")
+INDEX_NAME = "index.csv"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    segment: SegmentRef
+    as_of: date
+    rows: int  # rows written
+    left_out_no_consent: int  # members without marketing consent, not written
+
+
+def suggested_actions(
+    con: duckdb.DuckDBPyConnection, segments: list[SegmentRef], actions_csv: Path = ACTIONS_CSV
+) -> dict[tuple[str, str], str]:
+    """(family, label) → suggested action. RFM: the dbt seed's text; other families:
+    segment_actions.csv by slug, else that family's `*` row; else empty."""
+    table: dict[tuple[str, str], str] = {}
+    with open(actions_csv, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            table[
+                (row["segment_family"], slug(row["segment"]) if row["segment"] != "*" else "*")
+            ] = row["suggested_action"]
+    rfm: dict[str, str] = {}
+    if "seeds.rfm_segment_descriptions" in build_columns(con):
+        rfm = dict(
+            con.execute(
+                "select rfm_segment, suggested_action from build.seeds.rfm_segment_descriptions"
+            ).fetchall()
+        )
+    result = {}
+    for s in segments:
+        result[(s.family, s.label)] = (
+            (rfm.get(s.label) if s.family == "rfm" else None)
+            or table.get((s.family, slug(s.label)))
+            or table.get((s.family, "*"), "")
+        )
+    return result
+
+
+def _create_export_rows(
+    con: duckdb.DuckDBPyConnection,
+    selects: dict[str, str],
+    segments: list[SegmentRef],
+    as_of: date,
+    currency: str,
+    include_no_consent: bool,
+) -> None:
+    """Temp table `export_rows` (EXPORT_COLUMNS) for `segments`, sorted by segment."""
+    actions = suggested_actions(con, segments)
+    con.execute(
+        "create or replace temp table wanted "
+        "(segment_family varchar, segment varchar, suggested_action varchar)"
+    )
+    con.executemany(
+        "insert into wanted values (?, ?, ?)",
+        [(s.family, s.label, actions[(s.family, s.label)]) for s in segments],
+    )
+    con.execute(
+        f"""
+        create or replace temp table export_rows as
+        with members as ({members_sql(selects)})
+        select
+            m.customer_key,
+            d.first_name,
+            d.email,
+            d.phone,
+            f.last_order_date as last_purchase_date,
+            f.average_order_value,
+            $currency as currency,
+            f.preferred_category as favourite_category,
+            m.segment_family,
+            m.segment,
+            w.suggested_action,
+            $as_of::date as as_of_date,
+            coalesce(d.has_marketing_consent, false) as has_marketing_consent
+        from members as m
+        inner join wanted as w
+            on w.segment_family = m.segment_family and w.segment = m.segment
+        left join build.marts.customer_facts as f
+            on f.customer_key = m.customer_key and f.as_of_date = $as_of
+        left join build.marts.dim_customers as d
+            on d.customer_key = m.customer_key
+        where $include_no_consent or coalesce(d.has_marketing_consent, false)
+        order by m.segment_family, m.segment, m.customer_key
+        """,
+        {"as_of": as_of, "currency": currency, "include_no_consent": include_no_consent},
+    )
+
+
+def _copy_segment(con: duckdb.DuckDBPyConnection, segment: SegmentRef, target: Path) -> int:
+    """Write one segment's rows of `export_rows` as CSV (header even when empty); returns
+    the rows written (COPY reports them)."""
+    return con.execute(
+        f"copy (select {', '.join(EXPORT_COLUMNS)} from export_rows "
+        "where segment_family = ? and segment = ?) "
+        f"to {sql_str(os.fspath(target))} (format csv, header true)",
+        [segment.family, segment.label],
+    ).fetchone()[0]
+
+
+def default_output(exports_dir: Path, segment: SegmentRef, as_of: date) -> Path:
+    """Where `segments export` writes without --output: beside the per-publish exports."""
+    return exports_dir / "on_demand" / segment.family / f"{slug(segment.label)}_{as_of}.csv"
+
+
+def export_segment(
+    build_db: Path,
+    segment: str,
+    *,
+    family: str | None = None,
+    as_of: date | None = None,
+    include_no_consent: bool = False,
+    output: Path | None = None,
+    exports_dir: Path,
+    currency: str,
+) -> ExportResult:
+    """Write the members of one segment to a CSV (atomically: temp file, then rename)."""
+    with open_build(build_db) as con:
+        as_of = as_of or latest_as_of(con)
+        ref = resolve_segment(con, segment, family, as_of)
+        selects = {ref.family: membership_selects(con, as_of)[ref.family]}
+        _create_export_rows(con, selects, [ref], as_of, currency, include_no_consent)
+        target = output or default_output(exports_dir, ref, as_of)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            rows = _copy_segment(con, ref, tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return ExportResult(target, ref, as_of, rows, ref.members - rows)
+
+
+@dataclass(frozen=True)
+class ExportSet:
+    folder: Path  # the version folder `exports/current` points at
+    as_of: date
+    files: tuple[tuple[SegmentRef, Path, int], ...]  # segment, file, rows written
+
+
+def _file_names(segments: list[SegmentRef]) -> dict[SegmentRef, str]:
+    """`<family>/<slug>.csv`, with `-2`, `-3` when two labels share a slug ("VIP", "vip")."""
+    names: dict[SegmentRef, str] = {}
+    taken: set[str] = set()
+    for s in segments:
+        base = f"{s.family}/{slug(s.label)}"
+        name, n = f"{base}.csv", 1
+        while name in taken:
+            n += 1
+            name = f"{base}-{n}.csv"
+        taken.add(name)
+        names[s] = name
+    return names
+
+
+def refresh_exports(build_db: Path, exports_dir: Path, currency: str) -> ExportSet:
+    """One CSV per segment of every family as of the latest as-of date, consenting members
+    only, swapped in as a set at `exports_dir/current/`, with an `index.csv` listing them."""
+    with open_build(build_db) as con:
+        as_of = latest_as_of(con)
+        selects = membership_selects(con, as_of)
+        segments = available_segments(con, selects, as_of)
+        _create_export_rows(con, selects, segments, as_of, currency, include_no_consent=False)
+        names = _file_names(segments)
+        written: list[tuple[SegmentRef, Path, int]] = []
+        with staged_version(exports_dir) as staging:
+            for s in segments:
+                target = staging / names[s]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                written.append((s, Path(names[s]), _copy_segment(con, s, target)))
+            with open(staging / INDEX_NAME, "w", newline="", encoding="utf-8") as fh:
+                out = csv.writer(fh)
+                out.writerow(
+                    [
+                        "segment_family",
+                        "segment",
+                        "file",
+                        "rows",
+                        "left_out_no_consent",
+                        "as_of_date",
+                    ]
+                )
+                for s, path, rows in written:
+                    out.writerow(
+                        [s.family, s.label, path.as_posix(), rows, s.members - rows, as_of]
+                    )
+    folder = current_version(exports_dir)
+    assert folder is not None  # staged_version just pointed `current` at it
+    return ExportSet(folder, as_of, tuple((s, folder / p, n) for s, p, n in written))

@@ -1,0 +1,132 @@
+"""Publishing the DuckDB file and its Parquet copy: atomic, as a set, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.defs.publish.parquet import MANIFEST_NAME
+from pipelines.defs.publish.publish import PUBLISHED_TABLES, PublishedTable, PublishError, publish
+from pipelines.defs.publish.versioned_dir import (
+    CURRENT,
+    STAGING_PREFIX,
+    current_version,
+    prune,
+    staged_version,
+)
+
+
+def test_parquet_set_holds_every_published_table_with_the_same_rows(
+    full_build: Path, tmp_path: Path
+):
+    result = publish(full_build, tmp_path / "segments.duckdb", parquet_dir=tmp_path / "parquet")
+    folder = tmp_path / "parquet" / CURRENT
+    assert folder.resolve() == result.parquet_dir
+    manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    assert set(manifest["tables"]) == set(result.row_counts)
+    with duckdb.connect() as con:
+        for table, rows in result.row_counts.items():
+            n = con.execute(
+                f"select count(*) from read_parquet('{folder}/{table}.parquet')"
+            ).fetchone()[0]
+            assert n == rows == manifest["tables"][table]["rows"], table
+        # Types survive: money stays DECIMAL, dates stay DATE.
+        types = dict(
+            con.execute(
+                f"select column_name, column_type from (describe select * from "
+                f"read_parquet('{folder}/customer_segments.parquet'))"
+            ).fetchall()
+        )
+    assert types["monetary"].startswith("DECIMAL") and types["as_of_date"] == "DATE"
+
+
+def test_full_build_publishes_the_history_and_dynamic_tables(full_build: Path, tmp_path: Path):
+    result = publish(full_build, tmp_path / "segments.duckdb")
+    assert result.skipped == ()
+    for name in (
+        "segment_snapshots",
+        "segment_transitions",
+        "segment_profiles",
+        "dynamic_segment_members",
+    ):
+        assert result.row_counts[name] > 0, name
+
+
+def test_missing_required_table_changes_nothing(dbt_build: Path, tmp_path: Path):
+    target, parquet = tmp_path / "segments.duckdb", tmp_path / "parquet"
+    first = publish(dbt_build, target, parquet_dir=parquet)
+    before = (target.stat().st_ino, target.read_bytes(), first.parquet_dir)
+    broken = (*PUBLISHED_TABLES, PublishedTable("x", "marts.not_built", "missing"))
+    with pytest.raises(PublishError, match=r"has no marts.not_built.*segments run"):
+        publish(dbt_build, target, broken, parquet_dir=parquet)
+    assert (target.stat().st_ino, target.read_bytes(), current_version(parquet)) == before
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    leftovers += [p.name for p in parquet.iterdir() if p.name.startswith(STAGING_PREFIX)]
+    assert leftovers == []
+
+
+def test_a_reader_with_the_old_file_open_keeps_its_view(dbt_build: Path, tmp_path: Path):
+    target = tmp_path / "segments.duckdb"
+    publish(dbt_build, target)
+    with duckdb.connect(str(target), read_only=True) as reader:
+        before = reader.execute("select count(*) from customer_segments").fetchone()[0]
+        old_inode = target.stat().st_ino
+        publish(dbt_build, target)
+        assert target.stat().st_ino != old_inode  # a new file was swapped in
+        assert reader.execute("select count(*) from customer_segments").fetchone()[0] == before
+
+
+def test_staged_version_swaps_current_only_when_the_block_succeeds(tmp_path: Path):
+    with staged_version(tmp_path) as staging:
+        (staging / "a.txt").write_text("one")
+    first = current_version(tmp_path)
+    with pytest.raises(RuntimeError, match="boom"):
+        with staged_version(tmp_path) as staging:
+            (staging / "a.txt").write_text("two")
+            raise RuntimeError("boom")
+    assert current_version(tmp_path) == first
+    assert (tmp_path / CURRENT / "a.txt").read_text() == "one"
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(STAGING_PREFIX)] == []
+
+
+def test_a_reader_that_resolved_current_keeps_a_complete_set(tmp_path: Path):
+    with staged_version(tmp_path) as staging:
+        (staging / "a.txt").write_text("v1")
+        (staging / "b.txt").write_text("v1")
+    resolved = current_version(tmp_path)  # a reader resolves once ...
+    assert resolved is not None
+    with staged_version(tmp_path) as staging:  # ... a publish lands meanwhile ...
+        (staging / "a.txt").write_text("v2")
+        (staging / "b.txt").write_text("v2")
+    # ... and the reader still reads one publish, not a mix.
+    assert {(resolved / n).read_text() for n in ("a.txt", "b.txt")} == {"v1"}
+    assert (tmp_path / CURRENT / "b.txt").read_text() == "v2"
+
+
+def test_prune_keeps_the_current_and_previous_versions(tmp_path: Path):
+    for i in range(4):
+        with staged_version(tmp_path) as staging:
+            (staging / "n.txt").write_text(str(i))
+    (tmp_path / "vip_lists").mkdir()  # a user's folder beside the versions: never touched
+    versions = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("v2"))
+    assert len(versions) == 2 and (tmp_path / "vip_lists").exists()
+    assert (tmp_path / CURRENT / "n.txt").read_text() == "3"
+    # Stale staging debris of a crashed run is removed; a fresh one (a run in progress) is not.
+    stale, fresh = tmp_path / f"{STAGING_PREFIX}old", tmp_path / f"{STAGING_PREFIX}new"
+    stale.mkdir()
+    fresh.mkdir()
+    os.utime(stale, (time.time() - 7 * 3600,) * 2)
+    prune(tmp_path)
+    assert not stale.exists() and fresh.exists()
+
+
+def test_a_real_folder_where_current_should_be_is_a_clear_error(tmp_path: Path):
+    (tmp_path / CURRENT).mkdir()
+    with pytest.raises(RuntimeError, match="not the symlink"):
+        with staged_version(tmp_path) as staging:
+            (staging / "a.txt").write_text("x")
