@@ -132,9 +132,10 @@ def print_published_summary(cfg: _settings.Settings) -> None:
             "from customer_segments group by 1 order by 2 desc"
         ).fetchall()
     total = sum(n for _, n in rows)
+    width = max(len(segment) for segment, _ in rows) if rows else 20
     print(f"\nCustomers per RFM segment as of {as_of} ({total:,} customers):")
     for segment, n in rows:
-        print(f"  {segment:<20} {n:>8,}  {100 * n / total:5.1f}%")
+        print(f"  {segment:<{width}} {n:>8,}  {100 * n / total:5.1f}%")
     print(f"\nPublished file (open read-only): {cfg.published_db}")
     print("Dagster UI: `make dev`, then open http://127.0.0.1:3000")
 

@@ -5,9 +5,13 @@ Asserts real values on the published file and the build database, not just "it r
 
 from __future__ import annotations
 
+import csv
 import os
+import random
 import shutil
-from datetime import date
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -15,6 +19,95 @@ import pytest
 from pipelines.lib.generate import PLANTED, generate
 
 END = date(2026, 9, 30)
+RETAIL_HEADER = [
+    "InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
+    "CustomerID", "Country",
+]
+RETAIL_MAPPING = """\
+# The UCI "Online Retail" layout (one line per invoice line; cancellations are C-invoices
+# with negative quantities), read by the generic source with no code.
+timestamp_format: "%m/%d/%Y %H:%M"
+currency: USD
+columns:
+  order_id: InvoiceNo
+  product_name: Description
+  quantity: Quantity
+  timestamp: InvoiceDate
+  unit_price: UnitPrice
+  customer_id: CustomerID
+  country: Country
+"""
+
+
+def write_online_retail(folder: Path, seed: int = 11) -> list[dict[str, str]]:
+    """An Online-Retail-shaped export: 40 customers, invoices of 1-4 lines over the year
+    before END, some cancelled later by a C-invoice, and guest invoices without CustomerID.
+    Written like the original: dates as `9/1/2026 8:26`, no zero padding."""
+    rng = random.Random(seed)
+    rows: list[dict[str, str]] = []
+    invoice = 536000
+    for customer in range(40):
+        customer_id = str(17000 + customer) if customer < 36 else ""  # 4 guests
+        for _ in range(rng.randint(1, 8)):
+            invoice += 1
+            at = datetime.combine(END, datetime.min.time()) - timedelta(
+                days=rng.randint(0, 360), minutes=rng.randint(0, 600)
+            )
+            lines = [
+                (rng.randint(1, 12), Decimal(rng.randint(39, 2500)) / 100)
+                for _ in range(rng.randint(1, 4))
+            ]
+            stamp = f"{at.month}/{at.day}/{at.year} {at.hour}:{at.minute:02d}"
+            for n, (qty, price) in enumerate(lines):
+                rows.append({
+                    "InvoiceNo": str(invoice), "StockCode": f"8{n:04d}", "Description": "MUG",
+                    "Quantity": str(qty), "InvoiceDate": stamp, "UnitPrice": str(price),
+                    "CustomerID": customer_id, "Country": "United Kingdom",
+                })
+            if customer_id and rng.random() < 0.2 and at.date() < END - timedelta(days=2):
+                qty, price = lines[0]
+                back = at + timedelta(days=1)
+                rows.append({
+                    "InvoiceNo": f"C{invoice}", "StockCode": "80000", "Description": "MUG",
+                    "Quantity": str(-qty), "InvoiceDate":
+                    f"{back.month}/{back.day}/{back.year} {back.hour}:{back.minute:02d}",
+                    "UnitPrice": str(price), "CustomerID": customer_id,
+                    "Country": "United Kingdom",
+                })
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mapping.yml").write_text(RETAIL_MAPPING, encoding="utf-8")
+    with (folder / "online_retail.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=RETAIL_HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def independent_retail_facts(rows: list[dict[str, str]]) -> dict[str, dict]:
+    """Per CustomerID, computed straight from the CSV: orders, first/last order date, gross,
+    refunded and net revenue (a C-invoice refunds; it is no order)."""
+    invoices: dict[str, dict] = {}
+    for r in rows:
+        inv = invoices.setdefault(r["InvoiceNo"], {"customer": r["CustomerID"], "amount": 0})
+        inv["amount"] += int(r["Quantity"]) * Decimal(r["UnitPrice"])
+        inv["date"] = datetime.strptime(r["InvoiceDate"], "%m/%d/%Y %H:%M").date()
+    facts: dict[str, dict] = {}
+    for inv in invoices.values():
+        if not inv["customer"]:
+            continue
+        f = facts.setdefault(inv["customer"], {
+            "orders": 0, "first": None, "last": None, "gross": Decimal(0), "refunded": Decimal(0),
+        })
+        if inv["amount"] > 0:
+            f["orders"] += 1
+            f["gross"] += inv["amount"]
+            f["first"] = min(filter(None, [f["first"], inv["date"]]))
+            f["last"] = max(filter(None, [f["last"], inv["date"]]))
+        else:
+            f["refunded"] -= inv["amount"]
+    for f in facts.values():
+        f["net"] = f["gross"] - f["refunded"]
+    return facts
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +125,11 @@ def e2e(tmp_path_factory: pytest.TempPathFactory):
     (root / "warehouse" / "dagster_home").mkdir(parents=True)
     try:
         summary = generate(root / "landing", customers=300, days=420, seed=7, end_date=END)
+        retail = write_online_retail(root / "landing" / "generic" / "online_retail")
         from pipelines.cli import main
 
         assert main(["run", "--as-of", END.isoformat()]) == 0
-        yield {"root": root, "summary": summary, "main": main}
+        yield {"root": root, "summary": summary, "main": main, "retail": retail}
     finally:
         for k, v in saved.items():
             if v is None:
@@ -132,7 +226,8 @@ def test_redropping_a_file_changes_nothing(e2e):
         ).fetchall()
     first = sorted((root / "landing" / "shopify").glob("*.csv"))[0]
     shutil.copy(first, first.with_name("copy_of_" + first.name))
-    assert e2e["main"](["run", "--as-of", END.isoformat()]) == 0
+    # What the daily schedule runs the next time: one partition, the latest day.
+    assert e2e["main"](["backfill", "--from", END.isoformat(), "--to", END.isoformat()]) == 0
     with _build(e2e) as con:
         after = con.execute("select count(*), sum(_source_line) from raw.shopify_orders").fetchone()
         status = con.execute(
@@ -145,3 +240,36 @@ def test_redropping_a_file_changes_nothing(e2e):
     assert after == before
     assert status.startswith("duplicate_of:")
     assert published_after == published_before
+
+
+def test_generic_online_retail_facts_match_an_independent_computation(e2e):
+    expected = independent_retail_facts(e2e["retail"])
+    guest_invoices = sorted({r["InvoiceNo"] for r in e2e["retail"] if not r["CustomerID"]})
+    with _build(e2e) as con:
+        rows = con.execute(
+            """
+            select any_value(t.transaction_id), f.orders_count, f.first_order_date,
+                   f.last_order_date, f.gross_revenue, f.refunded_amount, f.net_revenue
+            from marts.fct_transactions t
+            join marts.customer_facts f using (customer_key)
+            where t.channel = 'online_retail' and t.is_purchase
+            group by all
+            """
+        ).fetchall()
+        guests = con.execute(
+            "select count(distinct customer_key), count(*) from marts.fct_transactions "
+            "where channel = 'online_retail' and list_contains(?, transaction_id)",
+            [guest_invoices],
+        ).fetchone()
+    by_invoice = {r["InvoiceNo"]: r["CustomerID"] for r in e2e["retail"]}
+    actual = {
+        by_invoice[invoice]: {
+            "orders": orders, "first": first, "last": last,
+            "gross": gross, "refunded": refunded, "net": net,
+        }
+        for invoice, orders, first, last, gross, refunded, net in rows
+        if by_invoice[invoice]
+    }
+    assert len(expected) == 36 and actual == expected
+    # Guest invoices (no CustomerID) stay separate customers: one per invoice, never merged.
+    assert guests[0] == guests[1] == len(guest_invoices) > 0

@@ -2,8 +2,10 @@
 
 
 import os
+import shutil
 from collections.abc import Mapping
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -111,7 +113,25 @@ ensure_manifest()
 def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Every dbt model, seed and test, in one `dbt build` per run (each dbt call costs ~6 s)."""
     os.environ.update(_settings.load().dbt_env())
-    yield from dbt.cli(["build"], context=context).stream()
+    invocation = dbt.cli(["build"], context=context)
+    yield from invocation.stream()
+    prune_target_dirs(invocation.target_path.parent, keep=KEEP_TARGET_DIRS)
+
+
+# dagster-dbt gives every invocation its own target dir (~14 MB: manifest, compiled SQL,
+# run_results.json); a daily schedule would pile up 5 GB a year. The newest few are kept for
+# debugging (and for `segments bench`, which reads run_results.json).
+KEEP_TARGET_DIRS = 5
+
+
+def prune_target_dirs(target_root: Path, keep: int) -> None:
+    runs = sorted(
+        (p for p in target_root.glob("warehouse_models-*") if p.is_dir()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in runs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 assets = [run_as_of_dates, warehouse_models]
