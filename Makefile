@@ -41,7 +41,6 @@ dev: manifest
 lint: install
 	$(BIN)/ruff check pipelines tests bench
 	$(BIN)/ruff format --check pipelines tests bench
-	$(BIN)/sqlfluff lint $(DBT_DIR)/models
 
 ## make bench [N=10000000]: side-by-side timings against pandas / polars / DuckDB peers.
 bench: manifest

@@ -1,12 +1,12 @@
 """`segments`: the project CLI for data engineers and analysts.
 
     segments generate [--customers N --days D --seed S]   sample data into the landing zone
-    segments run [--as-of DATE]                           full refresh up to DATE (default yesterday)
+    segments run [--as-of DATE]                           full refresh up to DATE (yesterday)
     segments backfill --from DATE --to DATE               one run over a range of daily partitions
     segments status                                       last run, what it published, what failed
     segments export --segment NAME [--family F --as-of D] one segment's members as CSV (consenting)
     segments report                                       rebuild the HTML report
-    segments bench [--transactions N]                     time the product against pandas/polars/DuckDB
+    segments bench [--transactions N]                     time it against pandas/polars/DuckDB
 
 Runs go through the same Dagster job the schedule uses, recorded in the Dagster instance at
 $DAGSTER_HOME (default `$SEGMENTS_WAREHOUSE_DIR/dagster_home`), so `make dev` shows them.
@@ -15,9 +15,9 @@ $DAGSTER_HOME (default `$SEGMENTS_WAREHOUSE_DIR/dagster_home`), so `make dev` sh
 from __future__ import annotations
 
 import argparse
-import warnings
 import os
 import sys
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from pipelines import settings as _settings
 # BackfillPolicy is "beta" in Dagster 1.13; the warning repeats for every asset and buries output.
 warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
 
-from pipelines.lib import instance_tuning  # noqa: F401  (fast SQLite event log)
+from pipelines.lib import instance_tuning  # noqa: E402, F401  (fast SQLite event log)
 
 
 def _parse_date(flag: str):
@@ -34,7 +34,9 @@ def _parse_date(flag: str):
         try:
             return date.fromisoformat(raw)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} {raw!r}: expected a date as YYYY-MM-DD") from None
+            raise argparse.ArgumentTypeError(
+                f"{flag} {raw!r}: expected a date as YYYY-MM-DD"
+            ) from None
 
     return parse
 
@@ -64,9 +66,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(f"landing zone {landing} already has files; not generating sample data")
         return 0
     summary = generate(
-        landing, customers=args.customers, days=args.days, seed=args.seed,
-        end_date=args.end_date, reporting_currency=cfg.reporting_currency,
-        split=args.split, target_transactions=args.transactions,
+        landing,
+        customers=args.customers,
+        days=args.days,
+        seed=args.seed,
+        end_date=args.end_date,
+        reporting_currency=cfg.reporting_currency,
+        split=args.split,
+        target_transactions=args.transactions,
     )
     print(summary)
     return 0
@@ -89,7 +96,8 @@ def execute_refresh(start: date, end: date) -> bool:
     last = DAILY.get_last_partition_key()
     if start < first:
         raise SystemExit(
-            f"--from {start} is before SEGMENTS_START_DATE={first}; set SEGMENTS_START_DATE earlier."
+            f"--from {start} is before SEGMENTS_START_DATE={first}; "
+            "set SEGMENTS_START_DATE earlier."
         )
     if last is None or end > date.fromisoformat(last):
         raise SystemExit(f"--to {end} has no partition yet: the last complete day is {last}.")
@@ -110,13 +118,19 @@ def execute_refresh(start: date, end: date) -> bool:
         )
     if not result.success:
         failed = [ev for ev in result.all_events if ev.is_step_failure]
-        print(f"run {result.run_id} FAILED; nothing was published (BI keeps the last good data).",
-              file=sys.stderr)
+        print(
+            f"run {result.run_id} FAILED; nothing was published (BI keeps the last good data).",
+            file=sys.stderr,
+        )
         for ev in failed:
             err = ev.step_failure_data.error
-            print(f"  step {ev.step_key}: {err.message.strip() if err else 'failed'}", file=sys.stderr)
-        print("  details: `segments status`, or `make dev` and open the run in the Dagster UI.",
-              file=sys.stderr)
+            print(
+                f"  step {ev.step_key}: {err.message.strip() if err else 'failed'}", file=sys.stderr
+            )
+        print(
+            "  details: `segments status`, or `make dev` and open the run in the Dagster UI.",
+            file=sys.stderr,
+        )
         return False
     print(f"run {result.run_id} succeeded: partitions {start} .. {end}")
     return True
@@ -156,8 +170,11 @@ def first_data_date(cfg: _settings.Settings, as_of: date) -> date:
     dates: set[date] = set()
     for source in TRANSACTION_SOURCES:
         dates |= partitions_touched_by_new_files(
-            source, cfg.landing_dir, cfg.build_db,
-            start_date=cfg.start_date, reporting_currency=cfg.reporting_currency,
+            source,
+            cfg.landing_dir,
+            cfg.build_db,
+            start_date=cfg.start_date,
+            reporting_currency=cfg.reporting_currency,
         )
     if cfg.build_db.exists():
         with duckdb.connect(os.fspath(cfg.build_db), read_only=True) as con:
@@ -231,20 +248,37 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--customers", type=int, default=2000)
     gen.add_argument("--days", type=int, default=730)
     gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--end-date", type=_parse_date("--end-date"), default=None,
-                     help="last day of data (default: yesterday)")
-    gen.add_argument("--split", choices=("month", "day"), default="month",
-                     help="one file per source per month (default) or per day")
-    gen.add_argument("--transactions", type=int, default=None,
-                     help="aim for about this many transactions (overrides --customers)")
+    gen.add_argument(
+        "--end-date",
+        type=_parse_date("--end-date"),
+        default=None,
+        help="last day of data (default: yesterday)",
+    )
+    gen.add_argument(
+        "--split",
+        choices=("month", "day"),
+        default="month",
+        help="one file per source per month (default) or per day",
+    )
+    gen.add_argument(
+        "--transactions",
+        type=int,
+        default=None,
+        help="aim for about this many transactions (overrides --customers)",
+    )
     gen.add_argument("--landing-dir", default=None, help="default: $SEGMENTS_LANDING_DIR")
-    gen.add_argument("--if-empty", action="store_true",
-                     help="do nothing when the landing zone already has files")
+    gen.add_argument(
+        "--if-empty", action="store_true", help="do nothing when the landing zone already has files"
+    )
     gen.set_defaults(func=cmd_generate)
 
     run = sub.add_parser("run", help="full refresh: every partition up to --as-of, then publish")
-    run.add_argument("--as-of", type=_parse_date("--as-of"), default=None,
-                     help="compute segments as of this date (default: yesterday)")
+    run.add_argument(
+        "--as-of",
+        type=_parse_date("--as-of"),
+        default=None,
+        help="compute segments as of this date (default: yesterday)",
+    )
     run.set_defaults(func=cmd_run)
 
     bf = sub.add_parser("backfill", help="one run over the daily partitions --from .. --to")
@@ -256,35 +290,60 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_status)
 
     ex = sub.add_parser("export", help="one segment's members as CSV for an email/SMS tool")
-    ex.add_argument("--segment", required=True,
-                    help='segment name, e.g. "At Risk", at_risk, vip, or a dynamic segment')
-    ex.add_argument("--family", default=None,
-                    help="rfm, lifecycle, value_tier, engagement_band, ..., dynamic "
-                         "(needed only when the name exists in several families)")
-    ex.add_argument("--as-of", type=_parse_date("--as-of"), default=None,
-                    help="membership as of this date (default: the latest published)")
+    ex.add_argument(
+        "--segment",
+        required=True,
+        help='segment name, e.g. "At Risk", at_risk, vip, or a dynamic segment',
+    )
+    ex.add_argument(
+        "--family",
+        default=None,
+        help="rfm, lifecycle, value_tier, engagement_band, ..., dynamic "
+        "(needed only when the name exists in several families)",
+    )
+    ex.add_argument(
+        "--as-of",
+        type=_parse_date("--as-of"),
+        default=None,
+        help="membership as of this date (default: the latest published)",
+    )
     ex.add_argument("--format", choices=("csv",), default="csv")
-    ex.add_argument("--include-no-consent", action="store_true",
-                    help="also export members without marketing consent")
-    ex.add_argument("--output", default=None,
-                    help="file to write (default: $SEGMENTS_WAREHOUSE_DIR/exports/on_demand/...)")
+    ex.add_argument(
+        "--include-no-consent",
+        action="store_true",
+        help="also export members without marketing consent",
+    )
+    ex.add_argument(
+        "--output",
+        default=None,
+        help="file to write (default: $SEGMENTS_WAREHOUSE_DIR/exports/on_demand/...)",
+    )
     ex.set_defaults(func=cmd_export)
 
     rp = sub.add_parser("report", help="rebuild the HTML segment report")
     rp.add_argument("--output", default=None, help="default: $SEGMENTS_WAREHOUSE_DIR/report.html")
     rp.set_defaults(func=cmd_report)
 
-    bn = sub.add_parser("bench", help="time a full refresh, a daily incremental and the "
-                        "pandas / polars / DuckDB peers on N generated transactions")
+    bn = sub.add_parser(
+        "bench",
+        help="time a full refresh, a daily incremental and the "
+        "pandas / polars / DuckDB peers on N generated transactions",
+    )
     bn.add_argument("--transactions", type=int, default=1_000_000)
     bn.add_argument("--days", type=int, default=730, help="days of history (default 730)")
     bn.add_argument("--seed", type=int, default=42)
-    bn.add_argument("--work-dir", default=None,
-                    help="scratch landing zone + warehouse (default data/bench; wiped first)")
+    bn.add_argument(
+        "--work-dir",
+        default=None,
+        help="scratch landing zone + warehouse (default data/bench; wiped first)",
+    )
     bn.add_argument("--results-dir", default=None, help="default bench/results")
     bn.add_argument("--keep", action="store_true", help="keep the work dir afterwards")
-    bn.add_argument("--profile", action="store_true",
-                    help="also run the product under cProfile (adds overhead to its times)")
+    bn.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run the product under cProfile (adds overhead to its times)",
+    )
     bn.set_defaults(func=cmd_bench)
     return parser
 

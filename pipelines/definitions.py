@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.lib import instance_tuning  # noqa: F401  (fast SQLite event log)
-
 from pipelines.defs import jobs
 from pipelines.defs.ingest import assets as ingest
 from pipelines.defs.ingest import sensor as ingest_sensor
@@ -15,6 +13,7 @@ from pipelines.defs.quality import checks as quality
 from pipelines.defs.segments import assets as segments
 from pipelines.defs.warehouse import assets as warehouse
 from pipelines.defs.warehouse.project import dbt_resource
+from pipelines.lib import instance_tuning  # noqa: F401  (fast SQLite event log)
 
 defs = dg.Definitions(
     assets=[*ingest.assets, *warehouse.assets, *segments.assets, *publish.assets],

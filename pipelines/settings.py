@@ -39,7 +39,9 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a whole number; set e.g. {name}={default}.") from exc
+        raise SettingsError(
+            f"{name}={raw!r} is not a whole number; set e.g. {name}={default}."
+        ) from exc
 
 
 def _load_dotenv() -> None:
@@ -103,7 +105,8 @@ def load() -> Settings:
     currency = (os.environ.get("SEGMENTS_REPORTING_CURRENCY") or "USD").strip().upper()
     if len(currency) != 3 or not currency.isalpha():
         raise SettingsError(
-            f"SEGMENTS_REPORTING_CURRENCY={currency!r} is not an ISO 4217 code; use e.g. USD or EUR."
+            f"SEGMENTS_REPORTING_CURRENCY={currency!r} is not an ISO 4217 code; "
+            "use e.g. USD or EUR."
         )
     start = _env_date("SEGMENTS_START_DATE", "2020-01-01")
     assert start is not None

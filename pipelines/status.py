@@ -53,7 +53,9 @@ def describe_last_run(instance, job_name: str = "refresh") -> list[str]:
                     f"failed ({severity})"
                 )
         elif event.event_type_value == "STEP_SKIPPED":
-            failures.append(f"  step {event.step_key} skipped (an upstream step or blocking check failed)")
+            failures.append(
+                f"  step {event.step_key} skipped (an upstream step or blocking check failed)"
+            )
     lines.append("failures:" if failures else "failures:   none")
     lines.extend(failures)
     return lines
@@ -68,8 +70,12 @@ def describe_published(cfg: _settings.Settings) -> list[str]:
     age_h = (datetime.now(UTC).timestamp() - path.stat().st_mtime) / 3600
     lines = [f"published:  {path}  ({path.stat().st_size:,} bytes, {age_h:.1f} h old)"]
     with duckdb.connect(os.fspath(path), read_only=True) as con:
-        tables = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables order by 1").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables order by 1"
+            ).fetchall()
+        ]
         for table in tables:
             n = con.execute(f'select count(*) from "{table}"').fetchone()[0]
             lines.append(f"  {table:<28} {n:>10,} rows")

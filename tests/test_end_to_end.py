@@ -20,8 +20,14 @@ from pipelines.lib.generate import PLANTED, generate
 
 END = date(2026, 9, 30)
 RETAIL_HEADER = [
-    "InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
-    "CustomerID", "Country",
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
 ]
 RETAIL_MAPPING = """\
 # The UCI "Online Retail" layout (one line per invoice line; cancellations are C-invoices
@@ -37,6 +43,11 @@ columns:
   customer_id: CustomerID
   country: Country
 """
+
+
+def stamp_of(at: datetime) -> str:
+    """A timestamp as the original data set writes it: `9/1/2026 8:26`, no zero padding."""
+    return f"{at.month}/{at.day}/{at.year} {at.hour}:{at.minute:02d}"
 
 
 def write_online_retail(folder: Path, seed: int = 11) -> list[dict[str, str]]:
@@ -57,23 +68,35 @@ def write_online_retail(folder: Path, seed: int = 11) -> list[dict[str, str]]:
                 (rng.randint(1, 12), Decimal(rng.randint(39, 2500)) / 100)
                 for _ in range(rng.randint(1, 4))
             ]
-            stamp = f"{at.month}/{at.day}/{at.year} {at.hour}:{at.minute:02d}"
+            stamp = stamp_of(at)
             for n, (qty, price) in enumerate(lines):
-                rows.append({
-                    "InvoiceNo": str(invoice), "StockCode": f"8{n:04d}", "Description": "MUG",
-                    "Quantity": str(qty), "InvoiceDate": stamp, "UnitPrice": str(price),
-                    "CustomerID": customer_id, "Country": "United Kingdom",
-                })
+                rows.append(
+                    {
+                        "InvoiceNo": str(invoice),
+                        "StockCode": f"8{n:04d}",
+                        "Description": "MUG",
+                        "Quantity": str(qty),
+                        "InvoiceDate": stamp,
+                        "UnitPrice": str(price),
+                        "CustomerID": customer_id,
+                        "Country": "United Kingdom",
+                    }
+                )
             if customer_id and rng.random() < 0.2 and at.date() < END - timedelta(days=2):
                 qty, price = lines[0]
                 back = at + timedelta(days=1)
-                rows.append({
-                    "InvoiceNo": f"C{invoice}", "StockCode": "80000", "Description": "MUG",
-                    "Quantity": str(-qty), "InvoiceDate":
-                    f"{back.month}/{back.day}/{back.year} {back.hour}:{back.minute:02d}",
-                    "UnitPrice": str(price), "CustomerID": customer_id,
-                    "Country": "United Kingdom",
-                })
+                rows.append(
+                    {
+                        "InvoiceNo": f"C{invoice}",
+                        "StockCode": "80000",
+                        "Description": "MUG",
+                        "Quantity": str(-qty),
+                        "InvoiceDate": stamp_of(back),
+                        "UnitPrice": str(price),
+                        "CustomerID": customer_id,
+                        "Country": "United Kingdom",
+                    }
+                )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "mapping.yml").write_text(RETAIL_MAPPING, encoding="utf-8")
     with (folder / "online_retail.csv").open("w", newline="", encoding="utf-8") as f:
@@ -95,9 +118,16 @@ def independent_retail_facts(rows: list[dict[str, str]]) -> dict[str, dict]:
     for inv in invoices.values():
         if not inv["customer"]:
             continue
-        f = facts.setdefault(inv["customer"], {
-            "orders": 0, "first": None, "last": None, "gross": Decimal(0), "refunded": Decimal(0),
-        })
+        f = facts.setdefault(
+            inv["customer"],
+            {
+                "orders": 0,
+                "first": None,
+                "last": None,
+                "gross": Decimal(0),
+                "refunded": Decimal(0),
+            },
+        )
         if inv["amount"] > 0:
             f["orders"] += 1
             f["gross"] += inv["amount"]
@@ -219,7 +249,9 @@ def test_two_spellings_of_one_email_are_one_customer(e2e):
 def test_redropping_a_file_changes_nothing(e2e):
     root = e2e["root"]
     with _build(e2e) as con:
-        before = con.execute("select count(*), sum(_source_line) from raw.shopify_orders").fetchone()
+        before = con.execute(
+            "select count(*), sum(_source_line) from raw.shopify_orders"
+        ).fetchone()
     with _published(e2e) as con:
         published_before = con.execute(
             "select rfm_segment, count(*) from customer_segments group by 1 order by 1"
@@ -267,8 +299,12 @@ def test_generic_online_retail_facts_match_an_independent_computation(e2e):
     by_invoice = {r["InvoiceNo"]: r["CustomerID"] for r in e2e["retail"]}
     actual = {
         by_invoice[invoice]: {
-            "orders": orders, "first": first, "last": last,
-            "gross": gross, "refunded": refunded, "net": net,
+            "orders": orders,
+            "first": first,
+            "last": last,
+            "gross": gross,
+            "refunded": refunded,
+            "net": net,
         }
         for invoice, orders, first, last, gross, refunded, net in rows
         if by_invoice[invoice]

@@ -16,7 +16,10 @@ refresh_job = dg.define_asset_job(
 
 # Refresh yesterday's partition at 02:00 UTC (the partition for day d opens once d is over).
 daily_refresh_schedule = dg.build_schedule_from_partitioned_job(
-    refresh_job, hour_of_day=2, minute_of_hour=0, name="daily_refresh",
+    refresh_job,
+    hour_of_day=2,
+    minute_of_hour=0,
+    name="daily_refresh",
 )
 
 jobs = [refresh_job]

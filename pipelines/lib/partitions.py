@@ -33,5 +33,9 @@ def snapshot_dates(start: date, end: date) -> list[date]:
     if end < start:
         raise ValueError(f"snapshot range ends ({end}) before it starts ({start})")
     daily_from = max(start, end - timedelta(days=DAILY_SNAPSHOT_WINDOW_DAYS - 1))
-    dates = [d for d in daterange(start, daily_from - timedelta(days=1)) if (d + timedelta(days=1)).day == 1]
+    dates = [
+        d
+        for d in daterange(start, daily_from - timedelta(days=1))
+        if (d + timedelta(days=1)).day == 1
+    ]
     return dates + daterange(daily_from, end)

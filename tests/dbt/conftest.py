@@ -21,7 +21,9 @@ DBT = Path(sys.executable).with_name("dbt")
 DbtRunner = Callable[..., subprocess.CompletedProcess]
 
 
-def run_dbt(db: Path, work_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_dbt(
+    db: Path, work_dir: Path, *args: str, check: bool = True
+) -> subprocess.CompletedProcess:
     """`dbt <args>` on the project with `db` as the build database; raises with dbt's output."""
     env = {
         **os.environ,
@@ -30,13 +32,23 @@ def run_dbt(db: Path, work_dir: Path, *args: str, check: bool = True) -> subproc
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     command = [
-        str(DBT), "--no-use-colors", *args,
-        "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-        "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"),
+        str(DBT),
+        "--no-use-colors",
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(work_dir / "target"),
+        "--log-path",
+        str(work_dir / "logs"),
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
-        raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
+        raise AssertionError(
+            f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+        )
     return result
 
 

@@ -38,27 +38,38 @@ def test_email_spellings_phone_formats_and_loyalty_card_are_one_customer(db):
     assert customer_of(db, "generic_customer", "pos:L1") == anna
     assert customer_of(db, "stripe_customer", "cus_A") == anna
     sources = query(
-        db, "select distinct source from marts.fct_transactions where customer_key = ? order by 1", [anna]
+        db,
+        "select distinct source from marts.fct_transactions where customer_key = ? order by 1",
+        [anna],
     )
     assert [s for (s,) in sources] == ["generic", "shopify", "stripe"]
 
 
 def test_guests_without_email_or_phone_are_separate_customers(db):
-    keys = {customer_of(db, "guest", g) for g in ("shopify:1003", "shopify:1004", "stripe:ch_guest")}
+    keys = {
+        customer_of(db, "guest", g) for g in ("shopify:1003", "shopify:1004", "stripe:ch_guest")
+    }
     assert len(keys) == 3
 
 
 def test_customer_key_is_the_hash_of_the_identifier_seen_first(db):
     # Bob paid with his Stripe customer id a month before Stripe had his email.
     bob = customer_of(db, "email", "bob@example.com")
-    anchor = query(db, "select anchor_identifier, md5(anchor_identifier) from marts.dim_customers where customer_key = ?", [bob])
+    anchor = query(
+        db,
+        "select anchor_identifier, md5(anchor_identifier) from marts.dim_customers where customer_key = ?",
+        [bob],
+    )
     assert anchor == [("stripe_customer:cus_B", bob)]
 
 
 def test_failed_voided_and_pending_payments_are_not_transactions(db):
     ids = {i for (i,) in query(db, "select transaction_id from marts.fct_transactions")}
     assert {"ch_anna_failed", "1005", "P3", "W1"}.isdisjoint(ids)
-    assert query(db, "select count(*) from intermediate.int_customer_aliases where alias_value = 'void@example.com'") == [(0,)]
+    assert query(
+        db,
+        "select count(*) from intermediate.int_customer_aliases where alias_value = 'void@example.com'",
+    ) == [(0,)]
 
 
 def test_refund_reduces_net_revenue(db):
@@ -105,7 +116,10 @@ def test_return_on_its_own_receipt_lowers_net_revenue_but_is_no_order(db):
 def test_anonymous_browser_is_attributed_only_after_a_login(db):
     anna = customer_of(db, "email", "anna.k@mail.com")
     assert customer_of(db, "anonymous_id", "anon-anna") == anna
-    assert query(db, "select count(*) from intermediate.int_customer_aliases where alias_value = 'anon-stranger'") == [(0,)]
+    assert query(
+        db,
+        "select count(*) from intermediate.int_customer_aliases where alias_value = 'anon-stranger'",
+    ) == [(0,)]
     last_engagement = query(
         db, "select last_engagement_date from marts.customer_facts where customer_key = ?", [anna]
     )
@@ -120,20 +134,25 @@ def test_prospects_are_customers_with_zero_orders(db):
         [prospect],
     )
     assert facts == [(0, Decimal("0.00"), "18-24", "GB")]
-    assert query(db, "select rfm_segment from marts.customer_segments where customer_key = ?", [prospect]) == [(None,)]
+    assert query(
+        db, "select rfm_segment from marts.customer_segments where customer_key = ?", [prospect]
+    ) == [(None,)]
 
 
 def test_crm_duplicates_keep_the_latest_consent_and_the_surviving_birth_date(db):
     anna = customer_of(db, "email", "anna.k@mail.com")
     row = query(
-        db, "select has_marketing_consent, birth_date, signup_at::date from marts.dim_customers where customer_key = ?", [anna]
+        db,
+        "select has_marketing_consent, birth_date, signup_at::date from marts.dim_customers where customer_key = ?",
+        [anna],
     )
     assert row == [(False, date(1990, 5, 1), date(2023, 12, 1))]
 
 
 def test_customer_segments_has_one_row_per_known_customer(db):
     total, distinct, as_of = query(
-        db, "select count(*), count(distinct customer_key), max(as_of_date) from marts.customer_segments"
+        db,
+        "select count(*), count(distinct customer_key), max(as_of_date) from marts.customer_segments",
     )[0]
     customers = query(db, "select count(*) from marts.dim_customers")[0][0]
     assert total == distinct == customers
@@ -143,6 +162,8 @@ def test_customer_segments_has_one_row_per_known_customer(db):
 def test_most_recent_biggest_spender_is_a_champion(db):
     anna = customer_of(db, "email", "anna.k@mail.com")
     row = query(
-        db, "select r_score, f_score, m_score, fm_score, rfm_segment from marts.customer_segments where customer_key = ?", [anna]
+        db,
+        "select r_score, f_score, m_score, fm_score, rfm_segment from marts.customer_segments where customer_key = ?",
+        [anna],
     )
     assert row == [(5, 5, 5, 5, "Champions")]

@@ -48,8 +48,14 @@ def test_snapshots_and_cutoffs_keep_every_run_while_facts_hold_the_latest(db):
 
 def test_customers_appear_in_snapshots_only_once_known(db):
     # The JPY buyer was first seen on 2024-06-29: not in the May snapshot.
-    yuki = query(db, "select customer_key from marts.dim_customers where email = 'yuki@example.jp'")[0][0]
-    dates = query(db, "select as_of_date from marts.segment_snapshots where customer_key = ? order by 1", [yuki])
+    yuki = query(
+        db, "select customer_key from marts.dim_customers where email = 'yuki@example.jp'"
+    )[0][0]
+    dates = query(
+        db,
+        "select as_of_date from marts.segment_snapshots where customer_key = ? order by 1",
+        [yuki],
+    )
     assert [d for (d,) in dates] == [date(2024, 6, 30), DAILY]
 
 
@@ -59,7 +65,9 @@ def test_transitions_count_every_customer_between_consecutive_snapshots(db):
         "select as_of_date, previous_as_of_date, sum(customers) from marts.segment_transitions "
         "where segment_family = 'lifecycle_status' group by 1, 2 order by 1",
     )
-    customers_on = dict(query(db, "select as_of_date, count(*) from marts.segment_snapshots group by 1"))
+    customers_on = dict(
+        query(db, "select as_of_date, count(*) from marts.segment_snapshots group by 1")
+    )
     assert rows == [
         (date(2024, 6, 30), date(2024, 5, 31), customers_on[date(2024, 6, 30)]),
         (DAILY, date(2024, 6, 30), customers_on[DAILY]),
@@ -84,7 +92,9 @@ def test_rfm_change_date_continues_across_runs(db):
         assert changed == expected_changed
     assert len(history) == 3
     current = query(
-        db, "select previous_rfm_segment, rfm_segment_changed_date from marts.customer_segments where customer_key = ?", [key]
+        db,
+        "select previous_rfm_segment, rfm_segment_changed_date from marts.customer_segments where customer_key = ?",
+        [key],
     )
     assert current == [history[-1][2:]]
 
@@ -102,8 +112,18 @@ def test_customer_key_does_not_depend_on_load_order(tmp_path: Path, dbt_work_dir
                 f"'reloaded/' || _source_file as _source_file) from original.raw.{table} "
                 f"order by _source_line desc"
             )
-        con.execute("create table meta.run_as_of_dates as select * from original.meta.run_as_of_dates")
-    run_dbt(reversed_db, tmp_path, "build", "--select", "+int_customer_identity", "--indirect-selection", "cautious")
+        con.execute(
+            "create table meta.run_as_of_dates as select * from original.meta.run_as_of_dates"
+        )
+    run_dbt(
+        reversed_db,
+        tmp_path,
+        "build",
+        "--select",
+        "+int_customer_identity",
+        "--indirect-selection",
+        "cautious",
+    )
     sql = "select identifier, customer_key from intermediate.int_customer_identity order by 1"
     assert query(reversed_db, sql) == query(db, sql)
     assert scenario_rows()  # the scenario is the one both builds used
@@ -130,7 +150,15 @@ def table_fingerprints(db: Path) -> dict[str, tuple]:
 def test_rerunning_the_same_as_of_date_gives_identical_tables(tmp_path: Path, db):
     again = tmp_path / "again.duckdb"
     again.write_bytes(db.read_bytes())
-    run_dbt(again, tmp_path, "build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
+    run_dbt(
+        again,
+        tmp_path,
+        "build",
+        "--exclude-resource-type",
+        "test",
+        "--exclude-resource-type",
+        "unit_test",
+    )
     before, after = table_fingerprints(db), table_fingerprints(again)
     assert after == before
     assert all(rows > 0 for rows, _ in after.values())

@@ -228,7 +228,8 @@ def families(data: rd.SectionData) -> str:
     for i, fam in enumerate(data.families):
         if not any(n for _, n in fam.sizes):  # a family nobody is in: say so, draw no chart
             parts.append(
-                f"<div><h3>{escape(fam.title)}</h3><p>No customers in this family as of this date.</p></div>"
+                f"<div><h3>{escape(fam.title)}</h3>"
+                "<p>No customers in this family as of this date.</p></div>"
             )
             continue
         colours = [charts.PALETTE[(i + j) % len(charts.PALETTE)] for j in range(len(fam.sizes))]

@@ -1,6 +1,5 @@
 """dbt models as Dagster assets, and the as-of dates each run computes segments for."""
 
-
 import os
 import shutil
 from collections.abc import Mapping
@@ -18,7 +17,10 @@ from pipelines.lib.partitions import DAILY, snapshot_dates
 
 # Raw tables whose dates bound the snapshots (reference data such as crm/fx does not).
 TRANSACTION_TABLES = (
-    "shopify_orders", "stripe_charges", "paypal_activity", "generic_transactions",
+    "shopify_orders",
+    "stripe_charges",
+    "paypal_activity",
+    "generic_transactions",
 )
 
 
@@ -50,13 +52,19 @@ def first_data_date(con: duckdb.DuckDBPyConnection) -> date | None:
             "select table_name from information_schema.tables where table_schema = 'raw'"
         ).fetchall()
     }
-    parts = [f"select min(_partition_date) as d from raw.{t}" for t in TRANSACTION_TABLES if t in existing]
+    parts = [
+        f"select min(_partition_date) as d from raw.{t}"
+        for t in TRANSACTION_TABLES
+        if t in existing
+    ]
     if not parts:
         return None
     return con.execute(f"select min(d) from ({' union all '.join(parts)})").fetchone()[0]
 
 
-def write_run_as_of_dates(build_db: os.PathLike, window_start: date, window_end: date) -> list[date]:
+def write_run_as_of_dates(
+    build_db: os.PathLike, window_start: date, window_end: date
+) -> list[date]:
     """Replace meta.run_as_of_dates with the snapshot dates of [window_start, window_end]."""
     with duckdb.connect(os.fspath(build_db)) as con:
         first = first_data_date(con)
@@ -72,7 +80,10 @@ def write_run_as_of_dates(build_db: os.PathLike, window_start: date, window_end:
     key=["meta", "run_as_of_dates"],
     partitions_def=DAILY,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetKey(["raw", t]) for t in (*TRANSACTION_TABLES, "crm_contacts", "fx_rates", "events", "support_tickets")],
+    deps=[
+        dg.AssetKey(["raw", t])
+        for t in (*TRANSACTION_TABLES, "crm_contacts", "fx_rates", "events", "support_tickets")
+    ],
     group_name="warehouse",
     kinds={"duckdb"},
 )

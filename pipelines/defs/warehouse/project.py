@@ -27,10 +27,19 @@ def ensure_manifest(force: bool = False) -> Path:
         return manifest
     env = {**os.environ, **_settings.load().dbt_env()}
     result = subprocess.run(
-        [str(DBT_EXECUTABLE), "parse", "--quiet",
-         "--project-dir", str(dbt_project.project_dir),
-         "--profiles-dir", str(dbt_project.project_dir)],
-        env=env, capture_output=True, text=True, check=False,
+        [
+            str(DBT_EXECUTABLE),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(dbt_project.project_dir),
+            "--profiles-dir",
+            str(dbt_project.project_dir),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0 or not manifest.exists():
         raise RuntimeError(
