@@ -204,3 +204,12 @@ def test_mart_suite_blocks_bad_scores_unknown_segments_and_unsegmented_customers
     assert failures[("expect_column_values_to_be_between", "r_score")].examples == (("6", 1),)
     # Only scored customers must have a segment: the prospect (c4) is not counted.
     assert failures[("expect_column_values_to_not_be_null", "rfm_segment")].unexpected_count == 1
+
+
+def test_ingest_writes_the_raw_tables_the_contract_states():
+    """The readers' column lists (pipelines/defs/ingest) are the contract, name, order, type."""
+    from pipelines.defs.ingest.loader import SOURCES, get_spec
+
+    written = {get_spec(s).table: dict(get_spec(s).columns) for s in SOURCES}
+    assert written == RAW_COLUMNS
+    assert [list(c) for c in written.values()] == [list(c) for c in RAW_COLUMNS.values()]
