@@ -1,8 +1,8 @@
 """`segments`: the project CLI for data engineers and analysts.
 
     segments generate [--customers N --days D --seed S]   sample data into the landing zone
-    segments run [--as-of DATE]                           full refresh up to DATE (yesterday)
-    segments backfill --from DATE --to DATE               one run over a range of daily partitions
+    segments run [--as-of DATE]                           load new files, segments as of DATE
+    segments backfill --from DATE --to DATE               add or replace the history of a range
     segments status                                       last run, what it published, what failed
     segments export --segment NAME [--family F --as-of D] one segment's members as CSV (consenting)
     segments report                                       rebuild the HTML report
@@ -25,8 +25,6 @@ from pipelines import settings as _settings
 
 # BackfillPolicy is "beta" in Dagster 1.13; the warning repeats for every asset and buries output.
 warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
-
-from pipelines.lib import instance_tuning  # noqa: E402, F401  (fast SQLite event log)
 
 
 def _parse_date(flag: str):
@@ -79,28 +77,31 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# Dagster's documented run tags for a single run over a range of partitions.
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
 def execute_refresh(start: date, end: date) -> bool:
-    """One run of the refresh job over daily partitions [start, end]; True when it succeeded."""
+    """One run of the refresh job for as-of dates [start, end]; True when it succeeded."""
     import dagster as dg
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
 
     cfg = _settings.load()
     ensure_dagster_home(cfg)
     from pipelines.definitions import defs
-    from pipelines.lib.partitions import DAILY
+    from pipelines.lib.partitions import AS_OF
 
-    first = DAILY.start.date()
-    last = DAILY.get_last_partition_key()
+    first = AS_OF.start.date()
+    last = AS_OF.get_last_partition_key()
     if start < first:
         raise SystemExit(
             f"--from {start} is before SEGMENTS_START_DATE={first}; "
             "set SEGMENTS_START_DATE earlier."
         )
     if last is None or end > date.fromisoformat(last):
-        raise SystemExit(f"--to {end} has no partition yet: the last complete day is {last}.")
+        raise SystemExit(
+            f"as-of date {end} is not over yet: the latest complete day is {last} (UTC)."
+        )
     job = defs.resolve_job_def("refresh")
     instance = dg.DagsterInstance.get()
     if start == end:
@@ -111,8 +112,8 @@ def execute_refresh(start: date, end: date) -> bool:
         result = job.execute_in_process(
             instance=instance,
             tags={
-                ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
-                ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
+                RANGE_START_TAG: start.isoformat(),
+                RANGE_END_TAG: end.isoformat(),
             },
             raise_on_error=False,
         )
@@ -132,7 +133,8 @@ def execute_refresh(start: date, end: date) -> bool:
             file=sys.stderr,
         )
         return False
-    print(f"run {result.run_id} succeeded: partitions {start} .. {end}")
+    span = start.isoformat() if start == end else f"{start} .. {end}"
+    print(f"run {result.run_id} succeeded: as of {span}")
     return True
 
 
@@ -154,52 +156,13 @@ def print_published_summary(cfg: _settings.Settings) -> None:
     print("Dagster UI: `make dev`, then open http://127.0.0.1:3000")
 
 
-TRANSACTION_SOURCES = ("shopify", "stripe", "paypal", "generic")
-
-
-def first_data_date(cfg: _settings.Settings, as_of: date) -> date:
-    """Earliest transaction date in the landing zone or the warehouse, bounded to [start, as_of].
-
-    A full refresh runs over [first_data_date, as_of], not from SEGMENTS_START_DATE: Dagster
-    records a planned event per partition and asset, so empty years cost real time.
-    """
-    import duckdb
-
-    from pipelines.defs.ingest.loader import partitions_touched_by_new_files
-
-    dates: set[date] = set()
-    for source in TRANSACTION_SOURCES:
-        dates |= partitions_touched_by_new_files(
-            source,
-            cfg.landing_dir,
-            cfg.build_db,
-            start_date=cfg.start_date,
-            reporting_currency=cfg.reporting_currency,
-        )
-    if cfg.build_db.exists():
-        with duckdb.connect(os.fspath(cfg.build_db), read_only=True) as con:
-            has_manifest = con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema = 'meta' and table_name = 'load_manifest'"
-            ).fetchone()[0]
-            if has_manifest:
-                loaded = con.execute(
-                    "select min(min_partition_date) from meta.load_manifest where source in "
-                    f"({', '.join('?' for _ in TRANSACTION_SOURCES)})",
-                    list(TRANSACTION_SOURCES),
-                ).fetchone()[0]
-                if loaded:
-                    dates.add(loaded)
-    candidates = [d for d in dates if cfg.start_date <= d <= as_of]
-    return min(candidates) if candidates else as_of
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = _settings.load()
     as_of = args.as_of or cfg.as_of_date or _yesterday()
-    start = first_data_date(cfg, as_of)
-    print(f"full refresh: partitions {start} .. {as_of}, segments as of {as_of}")
-    if not execute_refresh(start, as_of):
+    # No pre-scan of the landing zone: the run loads whatever is new, and meta/run_as_of_dates
+    # decides the history (a first refresh builds month-ends + the last 35 days).
+    print(f"refresh: load new files, segments as of {as_of}")
+    if not execute_refresh(as_of, as_of):
         return 1
     print_published_summary(cfg)
     return 0
@@ -272,7 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.set_defaults(func=cmd_generate)
 
-    run = sub.add_parser("run", help="full refresh: every partition up to --as-of, then publish")
+    run = sub.add_parser(
+        "run", help="load new files, compute segments as of --as-of (default yesterday), publish"
+    )
     run.add_argument(
         "--as-of",
         type=_parse_date("--as-of"),
@@ -281,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    bf = sub.add_parser("backfill", help="one run over the daily partitions --from .. --to")
+    bf = sub.add_parser(
+        "backfill", help="one run that adds or replaces the segment history of --from .. --to"
+    )
     bf.add_argument("--from", dest="start", type=_parse_date("--from"), required=True)
     bf.add_argument("--to", dest="end", type=_parse_date("--to"), required=True)
     bf.set_defaults(func=cmd_backfill)

@@ -13,7 +13,6 @@ from pipelines.defs.quality import checks as quality
 from pipelines.defs.segments import assets as segments
 from pipelines.defs.warehouse import assets as warehouse
 from pipelines.defs.warehouse.project import dbt_resource
-from pipelines.lib import instance_tuning  # noqa: F401  (fast SQLite event log)
 
 defs = dg.Definitions(
     assets=[*ingest.assets, *warehouse.assets, *segments.assets, *publish.assets],

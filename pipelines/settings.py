@@ -44,6 +44,13 @@ def _env_int(name: str, default: int) -> int:
         ) from exc
 
 
+def _env_positive(name: str, default: int) -> int:
+    value = _env_int(name, default)
+    if value < 1:
+        raise SettingsError(f"{name}={value} must be 1 or more; set e.g. {name}={default}.")
+    return value
+
+
 def _load_dotenv() -> None:
     env_file = PROJECT_ROOT / ".env"
     if env_file.exists():
@@ -61,6 +68,9 @@ class Settings:
     as_of_date: date | None
     freshness_max_age_hours: int
     include_pii: bool
+    # The history a first refresh builds: month-ends of the last N months + the last N days.
+    history_months: int = 24
+    history_daily_days: int = 35
 
     @property
     def build_db(self) -> Path:
@@ -118,4 +128,6 @@ def load() -> Settings:
         as_of_date=_env_date("SEGMENTS_AS_OF_DATE", None),
         freshness_max_age_hours=_env_int("SEGMENTS_FRESHNESS_MAX_AGE_HOURS", 36),
         include_pii=os.environ.get("SEGMENTS_PUBLISH_PII", "").lower() in ("1", "true", "yes"),
+        history_months=_env_positive("SEGMENTS_HISTORY_MONTHS", 24),
+        history_daily_days=_env_positive("SEGMENTS_HISTORY_DAILY_DAYS", 35),
     )

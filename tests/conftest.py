@@ -21,3 +21,13 @@ def segments_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, P
     monkeypatch.delenv("SEGMENTS_AS_OF_DATE", raising=False)
     (warehouse / "dagster_home").mkdir()
     return {"landing": landing, "warehouse": warehouse, "root": tmp_path}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Build dbt's manifest once, before any worker imports the code location (the dbt
+    assets are defined from it; nothing parses at import time)."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller built it
+        return
+    from pipelines.defs.warehouse.project import ensure_manifest
+
+    ensure_manifest()

@@ -76,7 +76,7 @@ def load_case(case: str, root: Path) -> CaseRun:
     for source in sources_of(landing):
         try:
             result = load_source(
-                source, landing, run.db, None, None,
+                source, landing, run.db,
                 now=NOW, start_date=START, reporting_currency="USD",
             )  # fmt: skip
         except IngestError as exc:
@@ -211,7 +211,7 @@ def test_zero_byte_file_is_loaded_once_it_has_content(tmp_path: Path) -> None:
     finished = CORPUS / "utf8_bom_csv" / "shopify" / "orders.csv"
     shutil.copyfile(finished, run.landing / "shopify" / "orders.csv")
     result = load_source(
-        "shopify", run.landing, run.db, None, None,
+        "shopify", run.landing, run.db,
         now=NOW, start_date=START, reporting_currency="USD",
     )  # fmt: skip
 

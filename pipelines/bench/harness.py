@@ -230,7 +230,9 @@ def run_bench(config: BenchConfig) -> BenchResult:
 
     ensure_manifest()
 
-    print(f"bench: full refresh as of {dates.as_of} ({dates.partitions} partitions)", flush=True)
+    print(
+        f"bench: full refresh as of {dates.as_of} ({dates.partitions} days of history)", flush=True
+    )
     full, full_profile = run_product(
         "full_refresh",
         "full refresh",

@@ -1,10 +1,11 @@
 """Dagster ingest assets: one per raw table, keyed `["raw", <table>]` like dbt's sources.
 
-Each asset loads its source's landed files for the run's partitions through
-`loader.load_source` (the Dagster-free logic) and reports what it did per file. A backfill is
-one run over the whole range (`BackfillPolicy.single_run()`), so a month of daily partitions
-reads each landed file once. The build database is opened and closed inside the asset: DuckDB
-allows one writer per file, and the next step must be able to open it.
+File-driven, not partitioned: each run loads whatever is new in `landing/<source>/` through
+`loader.load_source` (the Dagster-free logic), whatever dates it holds, and reports what it
+did per file. One materialization per source per run, however many days the files hold (a
+daily-partitioned ingest wrote 730 x 8 events for a two-year refresh). The build database is
+opened and closed inside the asset: DuckDB allows one writer per file, and the next step must
+be able to open it.
 """
 
 # No `from __future__ import annotations` here: Dagster checks the `context` annotation
@@ -12,7 +13,6 @@ allows one writer per file, and the next step must be able to open it.
 import dagster as dg
 
 from pipelines import settings as _settings
-from pipelines.lib.partitions import DAILY
 
 from .loader import SOURCES, LoadResult, load_source
 from .spec import IngestError, SourceSpec
@@ -49,10 +49,8 @@ def result_metadata(result: LoadResult) -> dict[str, dg.MetadataValue]:
         "files_skipped": dg.MetadataValue.int(result.files_skipped),
         "redrops_skipped": dg.MetadataValue.int(result.duplicates_skipped),
         "files_failed": dg.MetadataValue.int(result.files_failed),
-        "partitions_touched": dg.MetadataValue.int(len(touched)),
-        "partition_range": dg.MetadataValue.text(
-            f"{touched[0]} … {touched[-1]}" if touched else "none"
-        ),
+        "days_touched": dg.MetadataValue.int(len(touched)),
+        "day_range": dg.MetadataValue.text(f"{touched[0]} … {touched[-1]}" if touched else "none"),
         "files": dg.MetadataValue.md(files_markdown(result)),
     }
 
@@ -63,21 +61,19 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["raw", spec.table]),
         description=spec.description,
-        partitions_def=DAILY,
+        # Single-run like every asset of the job: a backfill over a range of as-of dates is
+        # one run (`dagster asset materialize --partition-range` requires it of all assets).
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="ingest",
         kinds={"duckdb"},
     )
     def _ingest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         cfg = _settings.load()
-        window = context.partition_time_window  # [start, end): end is exclusive
         try:
             result = load_source(
                 spec.name,
                 cfg.landing_dir,
                 cfg.build_db,
-                window.start.date(),
-                window.end.date(),
                 start_date=cfg.start_date,
                 reporting_currency=cfg.reporting_currency,
             )

@@ -1,6 +1,6 @@
 """CRM contacts CSV (HubSpot-like) → raw.crm_contacts (one row per contact line).
 
-Reference data, not windowed: a new or changed file loads in full and its rows carry the load
+Reference data: a new or changed file loads in full and its rows carry the load
 date as `_partition_date`. Duplicates and mixed-case emails are kept as the CRM sent them
 (staging keeps the latest row per normalised email). A contact without email or phone is
 not an error in a CRM, so it is kept too: staging decides what it can match. Contacts may
@@ -86,5 +86,4 @@ SPEC = SourceSpec(
     columns=COLUMNS,
     plan=plan,
     extensions=(".csv",),
-    windowed=False,
 )

@@ -1,6 +1,6 @@
 """Daily exchange rates CSV → raw.fx_rates (one row per currency per day).
 
-Reference data, not windowed: a new or changed file loads in full, `_partition_date` is the
+Reference data: a new or changed file loads in full, `_partition_date` is the
 rate's date. The rate column is named after the currency it converts to (`rate_to_USD`); a
 file whose rate column names anything but SEGMENTS_REPORTING_CURRENCY fails as a whole,
 because every row of it would silently convert into the wrong currency. Weekends are missing
@@ -81,7 +81,6 @@ SPEC = SourceSpec(
     columns=COLUMNS,
     plan=plan,
     extensions=(".csv",),
-    windowed=False,
     key="currency || ' on ' || CAST(rate_date AS VARCHAR)",
     key_label="currency/date",
     fingerprint=lambda file, ctx: f"reporting_currency={ctx.reporting_currency}",

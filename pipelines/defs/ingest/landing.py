@@ -1,15 +1,14 @@
 """Which landed files a run reads: discovery, hashing and the decision per file.
 
 Files are identified by content (sha256) and recorded in meta.load_manifest by path. Per ready
-file a run decides: parse it (new, changed, or holding rows of the window), skip it
-(unchanged, or a reference file already loaded), or skip it as a re-drop of bytes already
-loaded under another path.
+file a run decides: parse it (new or changed), skip it (unchanged), or skip it as a re-drop of
+bytes already loaded under another path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 from .files import is_ready, sha256_of
@@ -55,25 +54,15 @@ def discover(spec: SourceSpec, landing_dir: Path) -> tuple[list[LandedFile], dic
     return files, failures
 
 
-def overlaps(row: ManifestRow, start: date | None, end: date | None) -> bool:
-    if row.min_partition_date is None or row.max_partition_date is None:
-        return False
-    return (start is None or row.max_partition_date >= start) and (
-        end is None or row.min_partition_date < end
-    )
-
-
 def decide(
     spec: SourceSpec,
     files: list[LandedFile],
     known: dict[str, ManifestRow],
     ctx: RunContext,
-    start: date | None,
-    end: date | None,
 ) -> list[Candidate]:
-    """What to do with each ready file: parse, skip as unchanged, or skip as a re-drop."""
+    """What to do with each ready file: parse (new or changed), skip as unchanged (same
+    bytes and reader settings as its last load), or skip as a re-drop of loaded bytes."""
     loaded_by_sha = {r.file_sha256: path for path, r in sorted(known.items()) if r.status == LOADED}
-    unbounded = start is None and end is None
     out = []
     for file in files:
         sha, size = sha256_of(file.path)
@@ -97,8 +86,7 @@ def decide(
         if same and row.is_duplicate:
             cand.action, cand.duplicate_of = "duplicate", row.status[len(DUPLICATE_PREFIX) :]
         elif same and row.status == LOADED:
-            reparse = spec.windowed and (unbounded or overlaps(row, start, end))
-            cand.action = "parse" if reparse else "unchanged"
+            cand.action = "unchanged"
         elif not same and original is not None and original != file.rel:
             cand.action, cand.duplicate_of = "duplicate", original
         if cand.action == "parse" and not (same and row.status == LOADED):
@@ -131,14 +119,3 @@ def failed_candidates(
             Candidate(LandedFile(path, rel), sha, size, row, "", first, "failed", error=message)
         )
     return out
-
-
-def is_unchanged(cand: Candidate) -> bool:
-    """A known file that is parsed only because of the (unbounded) window, not new bytes."""
-    row = cand.known
-    return (
-        row is not None
-        and row.status == LOADED
-        and row.file_sha256 == cand.sha256
-        and (row.reader_fingerprint or "") == cand.fingerprint
-    )

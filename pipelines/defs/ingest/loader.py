@@ -1,23 +1,18 @@
-"""`load_source`: one ingest run of one source over a partition window, Dagster-free.
+"""`load_source`: one file-driven ingest of one source, Dagster-free.
 
-A run over the window [start, end) (end exclusive; None = unbounded) for source S:
+A load of source S reads whatever is new in `landing/S`, whatever dates it holds:
 
 1. List the files under `landing/S`. A 0-byte file (or `*.tmp`, `*.part`, ...) is a file still
    being written: it is skipped with a log line and not recorded, so the next run picks it up.
 2. Hash each file. Bytes already loaded under another path are a re-drop: recorded as
-   `duplicate_of:<path>`, nothing loaded. Parse new or changed files, and known files whose
-   recorded [min, max] partition dates overlap the window (a daily run reads only those).
-3. Judge every row (per-file rules, then duplicates and orphan refunds across the batch).
-4. In one transaction: delete the window's partitions of the files present in the landing
-   zone from raw.<table> and quarantine.S (plus the undated / out-of-range quarantine rows of
-   the files parsed) and insert the parsed rows of the window. Re-running a window therefore
-   replaces it and never duplicates; rows outside the window wait for their partition's run.
-   Rows of files no longer in the landing zone (archived after loading) are left alone: a
-   re-run must not erase history whose file is gone.
+   `duplicate_of:<path>`, nothing loaded. Only new or changed files are parsed; a file whose
+   bytes (and reader settings) the manifest already has is not read again.
+3. Judge every row (per-file rules, then duplicates and orphan refunds across the batch and
+   against the rows already loaded).
+4. In one transaction: delete the earlier rows of the files parsed now (a changed file
+   replaces its own rows) from raw.<table> and quarantine.S and insert the parsed rows.
+   Rows of files no longer in the landing zone (archived after loading) are left alone.
 5. Record every file in meta.load_manifest, recount its rows from raw / quarantine.
-
-Reference sources (crm, fx) are not windowed: every file that is new or changed loads in full,
-replacing that file's earlier rows.
 
 Bad files: a file that cannot be read at all is recorded as `failed` and loads nothing; the
 good files of the run are loaded and committed first, then one `IngestError` names every bad
@@ -38,7 +33,6 @@ from pipelines.lib import duck
 
 from . import (
     crm,
-    dates,
     events,
     fx,
     generic,
@@ -51,7 +45,7 @@ from . import (
     tables,
 )
 from .files import is_ready
-from .landing import Candidate, decide, discover, failed_candidates, is_unchanged
+from .landing import Candidate, decide, discover, failed_candidates
 from .manifest import DUPLICATE_PREFIX, FAILED, LOADED, ManifestRow
 from .spec import IngestError, LandedFile, RunContext, SourceSpec
 
@@ -80,9 +74,8 @@ class LoadResult:
 
     source: str
     table: str
-    window_start: date | None
-    window_end: date | None
     files: tuple[FileResult, ...] = ()
+    # UTC days of the rows this load inserted or deleted (for the UI; nothing is partitioned)
     partitions_touched: frozenset[date] = field(default_factory=frozenset)
 
     def _count(self, *statuses: str) -> int:
@@ -171,7 +164,6 @@ def _manifest_row(
     spec: SourceSpec,
     cand: Candidate,
     stats: dict[str, tuple[int, date | None, date | None]],
-    waiting: dict[str, int],
     ctx: RunContext,
 ) -> ManifestRow | None:
     """The manifest row after this run, or None to keep the existing one (unchanged)."""
@@ -197,7 +189,7 @@ def _manifest_row(
         rows_in_file=n,
         rows_loaded=0,
         rows_quarantined=0,
-        rows_waiting=waiting.get(cand.file.rel, 0) if status == LOADED else None,
+        rows_waiting=0 if status == LOADED else None,  # file-driven: no row waits for a day
         min_partition_date=lo,
         max_partition_date=hi,
         first_seen_at=cand.first_seen_at,
@@ -226,15 +218,12 @@ def load_source(
     source: str,
     landing_dir: Path,
     build_db: Path,
-    window_start: date | None,
-    window_end: date | None,
     *,
     now: datetime | None = None,
     start_date: date | None = None,
     reporting_currency: str | None = None,
 ) -> LoadResult:
-    """Load the landed files of `source` into the build database for [window_start,
-    window_end) (end exclusive; None = unbounded; ignored by reference sources).
+    """Load the new or changed landed files of `source` into the build database.
 
     `now` (default: wall clock) dates the load and bounds `future_date`; `start_date` and
     `reporting_currency` default to pipelines.settings. Raises IngestError naming every file
@@ -242,34 +231,28 @@ def load_source(
     """
     spec = get_spec(source)
     ctx = run_context(now, start_date, reporting_currency)
-    start, end = (window_start, window_end) if spec.windowed else (None, None)
     landing_dir = Path(landing_dir)
     files, failures = discover(spec, landing_dir)
     not_ready = [f for f in files if not is_ready(f.path)]
     for f in not_ready:
         log.info("%s: empty or still being written; skipped until it has content", f.rel)
     ready = [f for f in files if is_ready(f.path)]
-    scope = tables.LoadScope(spec.windowed, tables.window_sql(start, end))
 
     with duck.connect(build_db) as con:
         tables.ensure_tables(con, spec)
         known = manifest.read(con, spec.name)
-        candidates = decide(spec, ready, known, ctx, start, end)
+        candidates = decide(spec, ready, known, ctx)
         candidates += failed_candidates(landing_dir, failures, known, ctx)
         stage_all(con, spec, [c for c in candidates if c.action == "parse"], ctx)
         parsed = [c.file.rel for c in candidates if c.action == "parse"]
         tables.paths_table(con, "_parsed_files", parsed)
-        tables.paths_table(
-            con, "_scope_files", [c.file.rel for c in candidates if c.action != "failed"]
-        )
         stats = tables.file_stats(con)
-        counts = tables.insert_counts(con, scope)
-        touched = tables.touched_partitions(con, spec, scope)
+        counts = tables.insert_counts(con)
+        touched = tables.touched_partitions(con, spec)
         con.execute("BEGIN TRANSACTION")
         try:
-            tables.replace_rows(con, spec, scope)
-            waiting = tables.waiting_counts(con, spec, scope)
-            rows = [_manifest_row(spec, c, stats, waiting, ctx) for c in candidates]
+            tables.replace_rows(con, spec)
+            rows = [_manifest_row(spec, c, stats, ctx) for c in candidates]
             manifest.upsert(con, [r for r in rows if r is not None])
             manifest.refresh_counts(
                 con, spec.name, f"raw.{spec.table}", f"quarantine.{spec.quarantine}"
@@ -288,8 +271,6 @@ def load_source(
     result = LoadResult(
         spec.name,
         spec.table,
-        start,
-        end,
         tuple(sorted(results, key=lambda r: r.path)),
         frozenset(touched),
     )
@@ -312,46 +293,3 @@ def load_source(
             result=result,
         )
     return result
-
-
-def partitions_touched_by_new_files(
-    source: str,
-    landing_dir: Path,
-    build_db: Path,
-    *,
-    now: datetime | None = None,
-    start_date: date | None = None,
-    reporting_currency: str | None = None,
-) -> set[date]:
-    """Partitions that the files landed since the last load hold: for a sensor that requests
-    runs for exactly those partitions, and for finding the first data date.
-
-    Reads the manifest read-only (raises lib.duck.DatabaseBusyError while a run holds the
-    build database: a sensor should skip that tick) and, of new or changed files only, just
-    the date columns (dates.py); a file the fast reader cannot parse is staged in memory.
-    Re-drops and unreadable files add nothing (the load reports the latter). Dates outside
-    [start_date, today] are left out: no partition holds them. Reference data gives today.
-    """
-    spec = get_spec(source)
-    ctx = run_context(now, start_date, reporting_currency)
-    files, _ = discover(spec, Path(landing_dir))
-    with duck.connect(build_db, read_only=True) as con:
-        known = manifest.read(con, spec.name)
-    candidates = decide(spec, [f for f in files if is_ready(f.path)], known, ctx, None, None)
-    new = [c for c in candidates if c.action == "parse" and not is_unchanged(c)]
-    found: set[date] = set()
-    hard: list[Candidate] = []
-    with duck.connect(":memory:") as con:
-        for cand in new:
-            try:
-                found |= dates.partition_dates(con, spec, cand.file, ctx)
-            except IngestError as exc:
-                log.info("%s", exc)  # cannot be read: the load will fail it, loudly
-            except duckdb.Error:
-                hard.append(cand)
-        if hard:
-            tables.ensure_tables(con, spec)  # empty: the batch rules compare with raw
-            stage_all(con, spec, hard, ctx)
-            rows = con.execute(f"SELECT DISTINCT _partition_date FROM {stage.STAGED}")
-            found |= {r[0] for r in rows.fetchall() if r[0] is not None}
-    return {d for d in found if ctx.start_date <= d <= ctx.run_date}

@@ -30,17 +30,14 @@ import dagster as dg
 from pipelines import settings as _settings
 from pipelines.defs.jobs import refresh_job
 from pipelines.lib.duck import DatabaseBusyError, connect
-from pipelines.lib.partitions import DAILY
+from pipelines.lib.partitions import AS_OF
 
 from . import manifest
 from .files import is_ready
-from .landing import Candidate, decide, discover, failed_candidates, is_unchanged
-from .loader import SOURCES, partitions_touched_by_new_files, run_context
-from .manifest import FAILED
+from .landing import Candidate, decide, discover, failed_candidates
+from .loader import SOURCES, run_context
+from .manifest import FAILED, LOADED
 
-# Tag names Dagster reads to run a job over a range of partitions in one run.
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 # Each tick hashes every landed file (sha256, ~1 GB/s): once a minute is plenty.
 MINIMUM_INTERVAL_SECONDS = 60
 MAX_FILES_NAMED = 10  # in the tick's log line and the run's tag
@@ -62,7 +59,9 @@ def _is_handled(cand: Candidate) -> bool:
     known = cand.known
     if known is None or known.file_sha256 != cand.sha256:
         return False
-    return known.status == FAILED or is_unchanged(cand)
+    return known.status == FAILED or (
+        known.status == LOADED and (known.reader_fingerprint or "") == cand.fingerprint
+    )
 
 
 def new_files(cfg: _settings.Settings, now: datetime | None = None) -> list[NewFile]:
@@ -80,7 +79,7 @@ def new_files(cfg: _settings.Settings, now: datetime | None = None) -> list[NewF
     found: list[NewFile] = []
     for name, (files, failures) in landed.items():
         ready = [f for f in files if is_ready(f.path)]
-        candidates = decide(SOURCES[name], ready, known[name], ctx, None, None)
+        candidates = decide(SOURCES[name], ready, known[name], ctx)
         candidates += failed_candidates(cfg.landing_dir, failures, known[name], ctx)
         found += [
             NewFile(name, c.file.rel, c.sha256, c.known.file_sha256 if c.known else None)
@@ -99,29 +98,18 @@ def run_key(files: Iterable[NewFile]) -> str:
     return f"landing-{digest.hexdigest()[:24]}"
 
 
-def partition_range(touched: Iterable[date], first: date, last: date) -> tuple[date, date]:
-    """[start, end] of the run: from the earliest touched day (clamped into [first, last])
-    to `last`, the latest complete day (see the module docstring for why it ends there)."""
-    clamped = [min(max(d, first), last) for d in touched]
-    return (min(clamped, default=last), last)
-
-
-def run_request(files: list[NewFile], start: date, end: date) -> dg.RunRequest:
-    """One run of `refresh` over [start, end]; one day is a plain partition run."""
+def run_request(files: list[NewFile], as_of: date) -> dg.RunRequest:
+    """One run of `refresh` for the as-of date `as_of` that loads the new files."""
     named = ", ".join(f.path for f in files[:MAX_FILES_NAMED])
     more = f" and {len(files) - MAX_FILES_NAMED} more" if len(files) > MAX_FILES_NAMED else ""
     tags = {"segments/trigger": "landing_zone_sensor", "segments/new_files": named + more}
-    key = run_key(files)
-    if start == end:
-        return dg.RunRequest(run_key=key, partition_key=start.isoformat(), tags=tags)
-    tags |= {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
-    return dg.RunRequest(run_key=key, tags=tags)
+    return dg.RunRequest(run_key=run_key(files), partition_key=as_of.isoformat(), tags=tags)
 
 
 def last_complete_day(now: datetime) -> date | None:
     """The latest daily partition that exists at `now` (yesterday, UTC), None before the first."""
     with dg.partition_loading_context(effective_dt=now):
-        key = DAILY.get_last_partition_key()
+        key = AS_OF.get_last_partition_key()
     return date.fromisoformat(key) if key else None
 
 
@@ -131,7 +119,7 @@ def evaluate(
     """One tick, Dagster-free apart from the result type: a RunRequest or why there is none."""
     last = last_complete_day(now)
     if last is None:
-        return dg.SkipReason(f"no daily partition exists yet (they start at {DAILY.start.date()})")
+        return dg.SkipReason(f"no as-of date exists yet (they start at {AS_OF.start.date()})")
     try:
         found = new_files(cfg, now)
         if not found:
@@ -142,29 +130,18 @@ def evaluate(
                 f"a run was already requested for these {len(found)} new file(s) ({key}); "
                 "nothing changed since"
             )
-        touched: set[date] = set()
-        for source in sorted({f.source for f in found}):
-            touched |= partitions_touched_by_new_files(
-                source,
-                cfg.landing_dir,
-                cfg.build_db,
-                now=now,
-                start_date=cfg.start_date,
-                reporting_currency=cfg.reporting_currency,
-            )
     except DatabaseBusyError as exc:
         return dg.SkipReason(f"the build database is busy (a run is writing it); next tick. {exc}")
-    start, end = partition_range(touched, DAILY.start.date(), last)
-    return run_request(found, start, end)
+    return run_request(found, last)
 
 
 @dg.sensor(
     job=refresh_job,
     minimum_interval_seconds=MINIMUM_INTERVAL_SECONDS,
     description=(
-        "Starts one `refresh` run when files land in the landing zone: over the days the new "
-        "files hold, through the latest complete day. A file is identified by its content, so "
-        "re-dropping the same bytes under another name starts nothing."
+        "Starts one `refresh` run (as of the latest complete day) when new files land in the "
+        "landing zone; the run loads them whatever dates they hold. A file is identified by "
+        "its content, so re-dropping the same bytes under another name starts nothing."
     ),
 )
 def landing_zone_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:

@@ -129,7 +129,6 @@ class SourceSpec:
     columns: tuple[tuple[str, str], ...]  # (name, DuckDB type) of raw.<table>, lineage excluded
     plan: Callable[[LandedFile, RunContext], ReadPlan]
     extensions: tuple[str, ...]
-    windowed: bool = True  # False: reference data, every changed file loads in full
     # Duplicate detection: SQL over typed columns; rows sharing a key with an earlier file
     # (or, when unique_within_file, an earlier line) are `duplicate_id`.
     key: str | None = None

@@ -171,7 +171,7 @@ def mark_duplicates(con: duckdb.DuckDBPyConnection, spec: SourceSpec, raw_table:
         )
         SELECT _source_file, _source_line,
                CASE WHEN raw_first IS NOT NULL
-                    THEN 'already in {raw_table} from ' || raw_first.f || ' line ' || raw_first.l
+                    THEN 'already in ' || raw_first.f || ' line ' || raw_first.l
                     WHEN prior_rank < _file_rank
                     THEN 'already in ' || prior_file || ' line ' || prior_line
                     ELSE 'already at line ' || prior_line || ' of this file' END AS why,

@@ -1,14 +1,11 @@
 """The write side of a load: raw/quarantine DDL and the delete-then-insert of one batch.
 
-Works on the temp table `_staged` (stage.py) and two temp path lists: `_parsed_files` (files
-staged without error) and `_scope_files` (files present in the landing zone that did not
-fail). `LoadScope` holds the WHERE clauses that make a re-run of a window replace exactly what
-the previous run of that window wrote.
+Works on the temp table `_staged` (stage.py) and the temp path list `_parsed_files` (files
+staged without error): a load replaces exactly the earlier rows of the files it parsed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 import duckdb
@@ -51,85 +48,37 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
     manifest.ensure(con)
 
 
-def window_sql(start: date | None, end: date | None) -> str:
-    parts = ["TRUE"]
-    if start is not None:
-        parts.append(f"_partition_date >= DATE '{start.isoformat()}'")
-    if end is not None:
-        parts.append(f"_partition_date < DATE '{end.isoformat()}'")
-    return "(" + " AND ".join(parts) + ")"
-
-
 def paths_table(con: duckdb.DuckDBPyConnection, name: str, paths: list[str]) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (path VARCHAR)")
     if paths:
         con.executemany(f"INSERT INTO {name} VALUES (?)", [(p,) for p in paths])
 
 
-@dataclass(frozen=True)
-class LoadScope:
-    """WHERE clauses of one load: which rows it deletes and which staged rows it inserts.
-
-    Uses temp tables `_parsed_files` (files staged without error) and `_scope_files` (files
-    present in the landing zone that did not fail).
-    """
-
-    windowed: bool
-    window: str
-
-    @property
-    def raw_delete(self) -> str:
-        if not self.windowed:
-            return "_source_file IN (SELECT path FROM _parsed_files)"
-        return f"_source_file IN (SELECT path FROM _scope_files) AND {self.window}"
-
-    @property
-    def quarantine_delete(self) -> str:
-        if not self.windowed:
-            return "_source_file IN (SELECT path FROM _parsed_files)"
-        return (
-            f"(_source_file IN (SELECT path FROM _scope_files) AND {self.window} "
-            f"AND NOT {FILE_SCOPED}) "
-            f"OR (_source_file IN (SELECT path FROM _parsed_files) AND {FILE_SCOPED})"
-        )
-
-    @property
-    def raw_insert(self) -> str:
-        if not self.windowed:
-            return "reason_code IS NULL"
-        return f"reason_code IS NULL AND {self.window}"
-
-    @property
-    def quarantine_insert(self) -> str:
-        if not self.windowed:
-            return "reason_code IS NOT NULL"
-        return (
-            f"reason_code IS NOT NULL AND (({self.window} AND NOT {FILE_SCOPED}) OR {FILE_SCOPED})"
-        )
+# A load replaces exactly the rows of the files it parsed (temp table `_parsed_files`): a
+# changed file replaces its own rows, an unchanged one is not touched.
+REPLACED = "_source_file IN (SELECT path FROM _parsed_files)"
+GOOD = "reason_code IS NULL"
+BAD = "reason_code IS NOT NULL"
 
 
-def touched_partitions(
-    con: duckdb.DuckDBPyConnection, spec: SourceSpec, scope: LoadScope
-) -> set[date]:
-    """Partitions whose rows this load deletes or inserts (out-of-range dates excluded)."""
+def touched_partitions(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> set[date]:
+    """UTC days whose rows this load deletes or inserts (out-of-range dates excluded)."""
     rows = con.execute(f"""
         SELECT DISTINCT _partition_date FROM (
-            SELECT _partition_date FROM raw.{spec.table} WHERE {scope.raw_delete}
+            SELECT _partition_date FROM raw.{spec.table} WHERE {REPLACED}
             UNION ALL
             SELECT _partition_date FROM quarantine.{spec.quarantine}
-            WHERE ({scope.quarantine_delete}) AND NOT {FILE_SCOPED}
+            WHERE {REPLACED} AND NOT {FILE_SCOPED}
             UNION ALL
-            SELECT _partition_date FROM {stage.STAGED}
-            WHERE (({scope.raw_insert}) OR ({scope.quarantine_insert})) AND NOT {FILE_SCOPED}
+            SELECT _partition_date FROM {stage.STAGED} WHERE NOT {FILE_SCOPED}
         )
     """).fetchall()
     return {r[0] for r in rows}
 
 
-def insert_counts(con: duckdb.DuckDBPyConnection, scope: LoadScope) -> dict[str, tuple[int, int]]:
+def insert_counts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
     rows = con.execute(f"""
-        SELECT _source_file, count(*) FILTER ({scope.raw_insert}),
-               count(*) FILTER ({scope.quarantine_insert})
+        SELECT _source_file, count(*) FILTER ({GOOD}), count(*) FILTER ({BAD})
         FROM {stage.STAGED} GROUP BY ALL
     """).fetchall()
     return {r[0]: (r[1], r[2]) for r in rows}
@@ -152,38 +101,18 @@ def file_stats(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, date | No
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
-def waiting_counts(
-    con: duckdb.DuckDBPyConnection, spec: SourceSpec, scope: LoadScope
-) -> dict[str, int]:
-    """Per parsed file: rows this run did not insert whose partition holds no row of the
-    file yet, i.e. rows waiting for their partition's run. Call after `replace_rows`."""
-    rows = con.execute(f"""
-        SELECT _source_file, count(*) FROM {stage.STAGED} AS s
-        WHERE NOT (({scope.raw_insert}) OR ({scope.quarantine_insert}))
-          AND NOT {FILE_SCOPED}
-          AND NOT EXISTS (
-              SELECT 1 FROM raw.{spec.table} AS r
-              WHERE r._source_file = s._source_file AND r._partition_date = s._partition_date)
-          AND NOT EXISTS (
-              SELECT 1 FROM quarantine.{spec.quarantine} AS q
-              WHERE q._source_file = s._source_file AND q._partition_date = s._partition_date)
-        GROUP BY ALL
-    """).fetchall()
-    return {r[0]: r[1] for r in rows}
-
-
-def replace_rows(con: duckdb.DuckDBPyConnection, spec: SourceSpec, scope: LoadScope) -> None:
+def replace_rows(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
     """Delete-then-insert: the caller holds the transaction."""
     names = ", ".join(quote_ident(n) for n, _ in spec.columns)
     lineage = ", ".join(LINEAGE)
-    con.execute(f"DELETE FROM raw.{spec.table} WHERE {scope.raw_delete}")
-    con.execute(f"DELETE FROM quarantine.{spec.quarantine} WHERE {scope.quarantine_delete}")
+    con.execute(f"DELETE FROM raw.{spec.table} WHERE {REPLACED}")
+    con.execute(f"DELETE FROM quarantine.{spec.quarantine} WHERE {REPLACED}")
     con.execute(f"""
         INSERT INTO raw.{spec.table} ({names}, {lineage})
-        SELECT {names}, {lineage} FROM {stage.STAGED} WHERE {scope.raw_insert}
+        SELECT {names}, {lineage} FROM {stage.STAGED} WHERE {GOOD}
     """)
     qcols = ", ".join(QUARANTINE_COLUMNS)
     con.execute(f"""
         INSERT INTO quarantine.{spec.quarantine} ({qcols})
-        SELECT {qcols} FROM {stage.STAGED} WHERE {scope.quarantine_insert}
+        SELECT {qcols} FROM {stage.STAGED} WHERE {BAD}
     """)

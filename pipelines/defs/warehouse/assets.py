@@ -12,8 +12,8 @@ import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from pipelines import settings as _settings
-from pipelines.defs.warehouse.project import dbt_project, ensure_manifest
-from pipelines.lib.partitions import DAILY, snapshot_dates
+from pipelines.defs.warehouse.project import dbt_project, manifest_path
+from pipelines.lib.partitions import AS_OF, dates_for_run
 
 # Raw tables whose dates bound the snapshots (reference data such as crm/fx does not).
 TRANSACTION_TABLES = (
@@ -45,7 +45,7 @@ class SegmentsTranslator(DagsterDbtTranslator):
 
 
 def first_data_date(con: duckdb.DuckDBPyConnection) -> date | None:
-    """Earliest transaction partition loaded so far, or None on an empty warehouse."""
+    """Earliest transaction day loaded so far, or None on an empty warehouse."""
     existing = {
         row[0]
         for row in con.execute(
@@ -62,14 +62,35 @@ def first_data_date(con: duckdb.DuckDBPyConnection) -> date | None:
     return con.execute(f"select min(d) from ({' union all '.join(parts)})").fetchone()[0]
 
 
+def last_snapshot_date(con: duckdb.DuckDBPyConnection) -> date | None:
+    """Newest as-of date in the segment history, or None before the first refresh."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = 'segment_snapshots'"
+    ).fetchone()[0]
+    if not exists:
+        return None
+    return con.execute("select max(as_of_date) from marts.segment_snapshots").fetchone()[0]
+
+
 def write_run_as_of_dates(
-    build_db: os.PathLike, window_start: date, window_end: date
+    build_db: os.PathLike,
+    window_start: date,
+    window_end: date,
+    cfg: _settings.Settings | None = None,
 ) -> list[date]:
-    """Replace meta.run_as_of_dates with the snapshot dates of [window_start, window_end]."""
+    """Replace meta.run_as_of_dates with the as-of dates a run over [window_start,
+    window_end] computes (`partitions.dates_for_run`)."""
+    cfg = cfg or _settings.load()
     with duckdb.connect(os.fspath(build_db)) as con:
-        first = first_data_date(con)
-        start = max(window_start, first) if first and first <= window_end else window_end
-        dates = snapshot_dates(start, window_end)
+        dates = dates_for_run(
+            window_start,
+            window_end,
+            last_snapshot=last_snapshot_date(con),
+            first_data=first_data_date(con),
+            months=cfg.history_months,
+            daily_days=cfg.history_daily_days,
+        )
         con.execute("create schema if not exists meta")
         con.execute("create or replace table meta.run_as_of_dates (as_of_date date not null)")
         con.executemany("insert into meta.run_as_of_dates values (?)", [(d,) for d in dates])
@@ -78,7 +99,7 @@ def write_run_as_of_dates(
 
 @dg.asset(
     key=["meta", "run_as_of_dates"],
-    partitions_def=DAILY,
+    partitions_def=AS_OF,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[
         dg.AssetKey(["raw", t])
@@ -88,16 +109,20 @@ def write_run_as_of_dates(
     kinds={"duckdb"},
 )
 def run_as_of_dates(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """The as-of dates this run computes segments for: one row per date.
+    """The as-of dates this run computes segments for: one row per date. The only
+    partitioned asset: its partitions are the as-of dates an analyst backfills.
 
-    A daily run gives its partition date. A range run gives a daily snapshot for the last 35
-    days of the range and a month-end snapshot before that, never before the first loaded
-    transaction. dbt reads this table instead of `--vars`, so dbt keeps its partial parse.
+    A one-day run on an empty history is the first refresh: month-ends of the last
+    SEGMENTS_HISTORY_MONTHS months and every day of the last SEGMENTS_HISTORY_DAILY_DAYS. A
+    one-day run after the newest snapshot adds the days since it (normally one). A range run
+    (a backfill) adds or replaces its own dates: daily for its last 35 days, month-ends
+    before. Never before the first loaded transaction. dbt reads this table instead of
+    `--vars`, so dbt keeps its partial parse.
     """
     cfg = _settings.load()
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date() - timedelta(days=1)
-    dates = write_run_as_of_dates(cfg.build_db, start, end)
+    dates = write_run_as_of_dates(cfg.build_db, start, end, cfg)
     return dg.MaterializeResult(
         metadata={
             "snapshots": len(dates),
@@ -107,14 +132,11 @@ def run_as_of_dates(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
-ensure_manifest()
-
-
-# The dbt models are not partitioned: each run rebuilds them from every loaded partition, as of
-# the dates in meta.run_as_of_dates. Partitioning them too would make Dagster record one event
-# per model per day (35 models x 730 days = 25k SQLite commits for a two-year backfill).
+# The dbt models are not partitioned: each run computes the dates in meta.run_as_of_dates from
+# every loaded row; the history marts are incremental on as_of_date. Partitioning them too
+# would make Dagster record one event per model per day (35 models x 730 days = 25k events).
 @dbt_assets(
-    manifest=dbt_project.manifest_path,
+    manifest=manifest_path(),
     project=dbt_project,
     dagster_dbt_translator=SegmentsTranslator(),
     # Unpartitioned, but single-run: `dagster asset materialize --partition-range` requires it

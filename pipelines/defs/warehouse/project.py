@@ -1,5 +1,7 @@
 """The dbt project as Dagster sees it. Kept in its own module: `@dbt_assets` needs the
-manifest at import time, and tests/make targets build it with `ensure_manifest()`."""
+manifest when the code location loads. Nothing here runs at import: `make manifest` (a
+prerequisite of every make target) and the test session build it with `ensure_manifest()`;
+a missing manifest stops the load with a message that says so."""
 
 from __future__ import annotations
 
@@ -45,6 +47,17 @@ def ensure_manifest(force: bool = False) -> Path:
         raise RuntimeError(
             "dbt parse failed, so the dbt assets cannot be loaded. Fix the dbt project and run "
             f"`make manifest`.\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+    return manifest
+
+
+def manifest_path() -> Path:
+    """target/manifest.json, or a clear error when it has not been built (no work at import)."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        raise RuntimeError(
+            f"{manifest} is missing: the dbt assets are defined from dbt's manifest. "
+            "Run `make manifest` (or any make target) once, then load the code location again."
         )
     return manifest
 

@@ -51,13 +51,11 @@ class Warehouse:
             target.write_text(data, encoding="utf-8")
         return target
 
-    def load(
-        self, source: str, start: date | None = None, end: date | None = None, **kwargs: Any
-    ) -> LoadResult:
+    def load(self, source: str, **kwargs: Any) -> LoadResult:
         kwargs.setdefault("now", NOW)
         kwargs.setdefault("start_date", START)
         kwargs.setdefault("reporting_currency", "USD")
-        return load_source(source, self.landing, self.db, start, end, **kwargs)
+        return load_source(source, self.landing, self.db, **kwargs)
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         with duckdb.connect(str(self.db), read_only=True) as con:

@@ -42,19 +42,32 @@ def test_one_asset_per_raw_table_in_the_ingest_group() -> None:
         assert "Origin:" in (a.descriptions_by_key[a.key] or "")
 
 
-def test_materialising_a_partition_loads_that_day(segments_env: dict[str, Path]) -> None:
+def test_ingest_is_file_driven_not_partitioned() -> None:
+    # Regression (issue 10): daily partitions on 8 ingest assets made ~18,000 Dagster events
+    # for a two-year refresh.
+    assert all(a.partitions_def is None for a in assets)
+
+
+def test_materialising_loads_every_new_file_whatever_days_it_holds(
+    segments_env: dict[str, Path],
+) -> None:
     land_shopify(segments_env["landing"])
-    result = dg.materialize([shopify_asset()], partition_key="2024-03-05")
+    result = dg.materialize([shopify_asset()])
     assert result.success
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
-    assert metadata["rows_loaded"].value == 3  # #1001 (two lines) and #1011
+    assert metadata["rows_loaded"].value == 5
     assert metadata["files_loaded"].value == 1
+    assert metadata["days_touched"].value == 3
     assert "shopify/orders_export_2024-03.csv" in metadata["files"].value
     # The build database is closed: a writer can open it right away.
     with duckdb.connect(str(segments_env["warehouse"] / "build.duckdb")) as con:
         assert con.execute(
-            "SELECT DISTINCT _partition_date::VARCHAR FROM raw.shopify_orders"
-        ).fetchall() == [("2024-03-05",)]
+            "SELECT DISTINCT _partition_date::VARCHAR FROM raw.shopify_orders ORDER BY 1"
+        ).fetchall() == [("2024-03-04",), ("2024-03-05",), ("2024-03-07",)]
+    # The next run finds nothing new and reads no file again.
+    again = dg.materialize([shopify_asset()])
+    metadata = again.get_asset_materialization_events()[0].materialization.metadata
+    assert (metadata["rows_loaded"].value, metadata["files_skipped"].value) == (0, 1)
 
 
 def test_a_bad_file_fails_the_asset_after_loading_the_good_ones(
@@ -62,12 +75,12 @@ def test_a_bad_file_fails_the_asset_after_loading_the_good_ones(
 ) -> None:
     land_shopify(segments_env["landing"])
     (segments_env["landing"] / "shopify" / "broken.csv").write_bytes(b"\x1f\x8b\x08gz")
-    result = dg.materialize([shopify_asset()], partition_key="2024-03-05", raise_on_error=False)
+    result = dg.materialize([shopify_asset()], raise_on_error=False)
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
     assert "shopify/broken.csv" in failure.message
     with duckdb.connect(str(segments_env["warehouse"] / "build.duckdb"), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM raw.shopify_orders").fetchone() == (3,)
+        assert con.execute("SELECT count(*) FROM raw.shopify_orders").fetchone() == (5,)
 
 
 def test_a_range_backfill_is_one_run_over_the_whole_window(

@@ -27,8 +27,6 @@ def sample(tmp_path_factory: pytest.TempPathFactory):
             source,
             root / "landing",
             db,
-            None,
-            None,
             now=datetime.combine(END + timedelta(days=1), datetime.min.time()),
             start_date=summary.start_date,
             reporting_currency="USD",

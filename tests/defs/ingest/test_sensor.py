@@ -1,7 +1,7 @@
 """pipelines/defs/ingest/sensor.py: the landing-zone sensor, evaluated against a tmp warehouse.
 
-Files are dated relative to the real clock (the sensor asks Dagster for the latest partition
-at "now"): orders of three days ago and yesterday, so their partitions exist.
+Files are dated relative to the real clock (the sensor asks Dagster for the latest as-of
+partition at "now", yesterday): orders of three days ago and yesterday.
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ import pytest
 from pipelines import settings
 from pipelines.defs.ingest.loader import load_source
 from pipelines.defs.ingest.sensor import (
-    RANGE_END_TAG,
-    RANGE_START_TAG,
     NewFile,
     landing_zone_sensor,
-    partition_range,
     run_key,
     sensors,
 )
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
 
 TODAY = datetime.now(UTC).date()
 YESTERDAY = TODAY - timedelta(days=1)
@@ -83,7 +82,7 @@ def only_request(result: dg.SensorResult | dg.SkipReason) -> dg.RunRequest:
 def load_everything(source: str) -> None:
     """What the requested run's ingest does, without Dagster."""
     cfg = settings.load()
-    load_source(source, cfg.landing_dir, cfg.build_db, THREE_DAYS_AGO, TODAY)
+    load_source(source, cfg.landing_dir, cfg.build_db)
 
 
 def test_sensor_targets_the_refresh_job() -> None:
@@ -92,7 +91,11 @@ def test_sensor_targets_the_refresh_job() -> None:
     assert landing_zone_sensor.minimum_interval_seconds == 60
 
 
-def test_new_file_requests_one_run_over_its_days(segments_env: dict[str, Path], tick: Tick) -> None:
+def test_new_file_requests_one_run_as_of_the_latest_day(
+    segments_env: dict[str, Path], tick: Tick
+) -> None:
+    # Ingest is file-driven (issue 10): the run loads the file whatever days it holds, and
+    # computes segments as of yesterday; the tick reads no file's dates.
     land(
         segments_env,
         "shopify",
@@ -103,8 +106,8 @@ def test_new_file_requests_one_run_over_its_days(segments_env: dict[str, Path], 
     result = tick()
 
     request = only_request(result)
-    assert request.tags[RANGE_START_TAG] == THREE_DAYS_AGO.isoformat()
-    assert request.tags[RANGE_END_TAG] == YESTERDAY.isoformat()
+    assert request.partition_key == YESTERDAY.isoformat()
+    assert RANGE_START_TAG not in request.tags
     assert request.tags["segments/new_files"] == "shopify/orders.csv"
     assert request.run_key and result.cursor == request.run_key
 
@@ -242,19 +245,16 @@ def test_tick_is_skipped_while_a_run_holds_the_build_database(
     assert isinstance(tick(), dg.SensorResult)  # the next tick, with the lock gone
 
 
-@pytest.mark.parametrize(
-    ("touched", "expected"),
-    [
-        ({date(2026, 3, 3), date(2026, 3, 5)}, (date(2026, 3, 3), date(2026, 3, 9))),
-        ({date(2026, 3, 10)}, (date(2026, 3, 9), date(2026, 3, 9))),  # today → yesterday
-        ({date(2019, 5, 1)}, (date(2020, 1, 1), date(2026, 3, 9))),  # before the first day
-        (set(), (date(2026, 3, 9), date(2026, 3, 9))),  # nothing dated: the latest day
-    ],
-)
-def test_partition_range_is_clamped_and_ends_at_the_latest_day(
-    touched: set[date], expected: tuple[date, date]
-) -> None:
-    assert partition_range(touched, date(2020, 1, 1), date(2026, 3, 9)) == expected
+def test_binary_file_does_not_break_the_tick(segments_env: dict[str, Path], tick: Tick) -> None:
+    # Regression (issue 10): a 4 KiB random binary file named like an export crashed the
+    # pre-scan with UnicodeDecodeError. The tick only hashes files; the run names it.
+    path = segments_env["landing"] / "shopify" / "orders_export_garbage.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(bytes(range(256)) * 16)
+
+    request = only_request(tick())
+
+    assert request.tags["segments/new_files"] == "shopify/orders_export_garbage.csv"
 
 
 def test_run_key_ignores_names_and_order() -> None:

@@ -51,6 +51,4 @@ def test_ticket_of_an_earlier_file_is_a_duplicate_even_after_that_file_is_archiv
     (wh.landing / "support" / FIXTURE).unlink()
     wh.load("support")
     assert wh.one("SELECT count(*) FROM raw.support_tickets") == 3
-    assert wh.one(detail) == (
-        f"ticket_id=T-2 already in raw.support_tickets from support/{FIXTURE} line 3"
-    )
+    assert wh.one(detail) == (f"ticket_id=T-2 already in support/{FIXTURE} line 3")

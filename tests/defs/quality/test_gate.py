@@ -15,7 +15,7 @@ import pytest
 
 from pipelines import settings
 from pipelines.defs.quality.checks import PUBLISH_GATE_KEYS, checks
-from pipelines.lib.partitions import DAILY
+from pipelines.lib.partitions import AS_OF as DAILY
 
 from .contract import create_quarantine_table, create_raw_table, record_files, valid_row
 
