@@ -1,6 +1,6 @@
 """pipelines/defs/ingest/loader.py (+ landing.py, tables.py, manifest.py): file-driven loads,
-the load manifest, re-drops, re-runs, bad files. Mostly on the Shopify fixture, whose good orders fall
-on 2024-03-04, -05 and -07."""
+the load manifest, re-drops, re-runs, bad files. Mostly on the Shopify fixture, whose good
+orders fall on 2024-03-04, -05 and -07."""
 
 from __future__ import annotations
 
