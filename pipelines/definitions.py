@@ -13,6 +13,7 @@ from pipelines.defs.quality import checks as quality
 from pipelines.defs.segments import assets as segments
 from pipelines.defs.warehouse import assets as warehouse
 from pipelines.defs.warehouse.project import dbt_resource
+from pipelines.resources import default_resources
 
 defs = dg.Definitions(
     assets=[*ingest.assets, *warehouse.assets, *segments.assets, *publish.assets],
@@ -20,7 +21,7 @@ defs = dg.Definitions(
     jobs=jobs.jobs,
     schedules=jobs.schedules,
     sensors=ingest_sensor.sensors,
-    resources={"dbt": dbt_resource()},
+    resources={"dbt": dbt_resource(), **default_resources()},
     # One process writes the build database at a time (DuckDB's single-writer rule), and the
     # multiprocess executor would re-import this code per step (~5 s each).
     executor=dg.in_process_executor,

@@ -12,7 +12,7 @@ be able to open it.
 # against the real class, and a postponed (string) annotation fails that check.
 import dagster as dg
 
-from pipelines import settings as _settings
+from pipelines.resources import SegmentsSettings
 
 from .loader import SOURCES, LoadResult, load_source
 from .spec import IngestError, SourceSpec
@@ -67,8 +67,10 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         group_name="ingest",
         kinds={"duckdb"},
     )
-    def _ingest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        cfg = _settings.load()
+    def _ingest(
+        context: dg.AssetExecutionContext, settings: SegmentsSettings
+    ) -> dg.MaterializeResult:
+        cfg = settings.get()
         try:
             result = load_source(
                 spec.name,

@@ -6,23 +6,21 @@ with a message naming the file, the line and the condition, before anything runs
 """
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import dagster as dg
 
-from pipelines import settings as _settings
 from pipelines.defs.segments.dynamic import SegmentDefinition, definitions_dir, load_definitions
 from pipelines.defs.segments.evaluate import SegmentResult, evaluate_segments
-from pipelines.lib.duck import connect
+from pipelines.resources import BuildDatabase
 
 UPSTREAM = (dg.AssetKey(["marts", "customer_facts"]), dg.AssetKey(["marts", "customer_segments"]))
 
 
 def refresh_dynamic_segments(
-    build_db: Path, definitions: Sequence[SegmentDefinition]
+    build_db: BuildDatabase, definitions: Sequence[SegmentDefinition]
 ) -> list[SegmentResult]:
     """Evaluate the definitions in the build database for the run's as-of dates."""
-    with connect(build_db) as con:
+    with build_db.connect() as con:
         return evaluate_segments(con, definitions)
 
 
@@ -63,7 +61,9 @@ def build_asset(definitions: Sequence[SegmentDefinition]) -> dg.AssetsDefinition
         kinds={"duckdb"},
         metadata={"definitions": dg.MetadataValue.md(definitions_markdown(definitions))},
     )
-    def dynamic_segment_members(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def dynamic_segment_members(
+        context: dg.AssetExecutionContext, build_db: BuildDatabase
+    ) -> dg.MaterializeResult:
         """Analyst-defined segments: one row per as-of date, segment and member customer.
 
         Each segment is a YAML file in dbt_project/segments/ (conditions on customer_facts and
@@ -72,7 +72,7 @@ def build_asset(definitions: Sequence[SegmentDefinition]) -> dg.AssetsDefinition
         idempotent) and replaces marts.dynamic_segments, the list of current definitions.
         Segments on RFM or other label columns get members on the latest as-of date only.
         """
-        results = refresh_dynamic_segments(_settings.load().build_db, definitions)
+        results = refresh_dynamic_segments(build_db, definitions)
         for result in results:
             context.log.info(
                 f"{result.name}: {result.members:,} members as of {result.latest_as_of_date}"

@@ -14,6 +14,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from pipelines import settings as _settings
 from pipelines.defs.warehouse.project import dbt_project, manifest_path
 from pipelines.lib.partitions import AS_OF, dates_for_run
+from pipelines.resources import SegmentsSettings
 
 # Raw tables whose dates bound the snapshots (reference data such as crm/fx does not).
 TRANSACTION_TABLES = (
@@ -108,7 +109,9 @@ def write_run_as_of_dates(
     group_name="warehouse",
     kinds={"duckdb"},
 )
-def run_as_of_dates(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def run_as_of_dates(
+    context: dg.AssetExecutionContext, settings: SegmentsSettings
+) -> dg.MaterializeResult:
     """The as-of dates this run computes segments for: one row per date. The only
     partitioned asset: its partitions are the as-of dates an analyst backfills.
 
@@ -119,7 +122,7 @@ def run_as_of_dates(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     before. Never before the first loaded transaction. dbt reads this table instead of
     `--vars`, so dbt keeps its partial parse.
     """
-    cfg = _settings.load()
+    cfg = settings.get()
     window = context.partition_time_window
     start, end = window.start.date(), window.end.date() - timedelta(days=1)
     dates = write_run_as_of_dates(cfg.build_db, start, end, cfg)
@@ -143,9 +146,12 @@ def run_as_of_dates(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     # of every selected asset.
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def warehouse_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SegmentsSettings
+):
     """Every dbt model, seed and test, in one `dbt build` per run (each dbt call costs ~6 s)."""
-    os.environ.update(_settings.load().dbt_env())
+    # profiles.yml reads the build database's path (and DuckDB settings) from these
+    os.environ.update(settings.get().dbt_env())
     invocation = dbt.cli(["build"], context=context)
     yield from invocation.stream()
     prune_target_dirs(invocation.target_path.parent, keep=KEEP_TARGET_DIRS)

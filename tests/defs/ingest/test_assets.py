@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.defs.ingest.assets import assets
+from pipelines.resources import default_resources
 
 from .conftest import FIXTURES
 
@@ -52,7 +53,7 @@ def test_materialising_loads_every_new_file_whatever_days_it_holds(
     segments_env: dict[str, Path],
 ) -> None:
     land_shopify(segments_env["landing"])
-    result = dg.materialize([shopify_asset()])
+    result = dg.materialize([shopify_asset()], resources=default_resources())
     assert result.success
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["rows_loaded"].value == 5
@@ -65,7 +66,7 @@ def test_materialising_loads_every_new_file_whatever_days_it_holds(
             "SELECT DISTINCT _partition_date::VARCHAR FROM raw.shopify_orders ORDER BY 1"
         ).fetchall() == [("2024-03-04",), ("2024-03-05",), ("2024-03-07",)]
     # The next run finds nothing new and reads no file again.
-    again = dg.materialize([shopify_asset()])
+    again = dg.materialize([shopify_asset()], resources=default_resources())
     metadata = again.get_asset_materialization_events()[0].materialization.metadata
     assert (metadata["rows_loaded"].value, metadata["files_skipped"].value) == (0, 1)
 
@@ -75,7 +76,7 @@ def test_a_bad_file_fails_the_asset_after_loading_the_good_ones(
 ) -> None:
     land_shopify(segments_env["landing"])
     (segments_env["landing"] / "shopify" / "broken.csv").write_bytes(b"\x1f\x8b\x08gz")
-    result = dg.materialize([shopify_asset()], raise_on_error=False)
+    result = dg.materialize([shopify_asset()], resources=default_resources(), raise_on_error=False)
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
     assert "shopify/broken.csv" in failure.message
@@ -89,6 +90,7 @@ def test_a_range_backfill_is_one_run_over_the_whole_window(
     land_shopify(segments_env["landing"])
     result = dg.materialize(
         assets,
+        resources=default_resources(),
         tags={
             "dagster/asset_partition_range_start": "2024-03-01",
             "dagster/asset_partition_range_end": "2024-03-31",

@@ -12,6 +12,7 @@ import pytest
 
 from pipelines.defs.segments import assets as segment_assets
 from pipelines.defs.segments.dynamic import SegmentDefinitionError
+from pipelines.resources import default_resources
 from pipelines.settings import PROJECT_ROOT
 
 from .conftest import EXPECTED_ON_NOV, NOV, members
@@ -33,7 +34,7 @@ def test_materialising_writes_members_and_reports_them(
 ) -> None:
     monkeypatch.setenv("SEGMENTS_WAREHOUSE_DIR", str(build_db.parent))
 
-    result = dg.materialize(segment_assets.assets)
+    result = dg.materialize(segment_assets.assets, resources=default_resources())
 
     assert result.success
     (event,) = result.get_asset_materialization_events()
