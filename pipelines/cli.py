@@ -56,7 +56,7 @@ def landing_is_empty(landing_dir: Path) -> bool:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pipelines.lib.generate import generate
+    from pipelines.generate import generate
 
     cfg = _settings.load()
     landing = Path(args.landing_dir or cfg.landing_dir)

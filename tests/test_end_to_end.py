@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.lib.generate import PLANTED, generate
+from pipelines.generate import PLANTED, generate
 
 END = date(2026, 9, 30)
 RETAIL_HEADER = [

@@ -38,7 +38,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.lib.generate import generate
+from pipelines.generate import generate
 from pipelines.settings import PROJECT_ROOT
 
 END = date(2026, 9, 30)  # the as-of date of every run

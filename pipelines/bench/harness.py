@@ -165,7 +165,7 @@ def generate_workload(config: BenchConfig, dirs: WorkDirs, dates: BenchDates):
     Returns the generator's summary, the held-back files and the seconds it took (untimed in
     the table: generating sample data is not something a user's refresh does).
     """
-    from pipelines.lib.generate import generate
+    from pipelines.generate import generate
 
     started = time.perf_counter()
     summary = generate(

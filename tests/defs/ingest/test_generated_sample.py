@@ -1,4 +1,4 @@
-"""Every reader on the sample generator's output (pipelines/lib/generate): the formats the
+"""Every reader on the sample generator's output (pipelines/generate): the formats the
 generator writes are the formats the readers read, and exactly the rows it breaks on purpose
 end in quarantine."""
 
@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.defs.ingest.loader import SOURCES, load_source
 
-generate = pytest.importorskip("pipelines.lib.generate").generate
+generate = pytest.importorskip("pipelines.generate").generate
 
 END = date(2024, 6, 30)
 

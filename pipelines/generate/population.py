@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate import spec
-from pipelines.lib.generate.text import (
+from pipelines.generate import spec
+from pipelines.generate.text import (
     HEX,
     N_EMAIL_SPELLINGS,
     N_PHONE_FORMATS,

@@ -1,6 +1,6 @@
 """Sample-data generator: every source's files, in its native format, mess included.
 
-    from pipelines.lib.generate import generate, PLANTED
+    from pipelines.generate import generate, PLANTED
     summary = generate(Path("data/landing"), customers=2000, days=730, seed=42)
 
 writes into `landing_dir/<source>/` what Shopify, Stripe, PayPal, a till (through the generic
@@ -20,7 +20,7 @@ Everything is vectorised (numpy + polars) and seeded per component: the same arg
 byte-identical files, and ~1M customers / ~10M transactions take minutes.
 """
 
-from pipelines.lib.generate.core import GenerateSummary, generate, transactions_for_target
-from pipelines.lib.generate.planted import PLANTED
+from pipelines.generate.core import GenerateSummary, generate, transactions_for_target
+from pipelines.generate.planted import PLANTED
 
 __all__ = ["PLANTED", "GenerateSummary", "generate", "transactions_for_target"]

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from pipelines.lib.generate import spec, writer
-from pipelines.lib.generate.planted import resolve
-from pipelines.lib.generate.sources import crm, events, fx, paypal, pos, shopify, stripe, support
-from pipelines.lib.generate.world import build_world, mean_purchases_per_customer
+from pipelines.generate import spec, writer
+from pipelines.generate.planted import resolve
+from pipelines.generate.sources import crm, events, fx, paypal, pos, shopify, stripe, support
+from pipelines.generate.world import build_world, mean_purchases_per_customer
 
 # Every file the generator owns, by glob under the landing dir: removed before a new run so a
 # re-run (say, with another --split) never leaves yesterday's files beside today's.

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate import writer
-from pipelines.lib.generate.catalog import catalog
-from pipelines.lib.generate.sources.common import attach, person_view
-from pipelines.lib.generate.text import UPPER36, local_time, money, random_tokens, rng_for
-from pipelines.lib.generate.world import World
+from pipelines.generate import writer
+from pipelines.generate.catalog import catalog
+from pipelines.generate.sources.common import attach, person_view
+from pipelines.generate.text import UPPER36, local_time, money, random_tokens, rng_for
+from pipelines.generate.world import World
 
 ACCOUNT_TIME_ZONE = "Europe/Berlin"
 MERCHANT_EMAIL = "payments@northwind-shop.example"

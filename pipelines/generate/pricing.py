@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate import spec
-from pipelines.lib.generate.catalog import category_ranges, price_matrix
-from pipelines.lib.generate.purchases import LINE_SCHEMA, PURCHASE_SCHEMA, SECONDS_PER_DAY
-from pipelines.lib.generate.text import strings_where
+from pipelines.generate import spec
+from pipelines.generate.catalog import category_ranges, price_matrix
+from pipelines.generate.purchases import LINE_SCHEMA, PURCHASE_SCHEMA, SECONDS_PER_DAY
+from pipelines.generate.text import strings_where
 
 
 def _lines(rng: np.random.Generator, orders: pl.DataFrame) -> pl.DataFrame:

@@ -14,9 +14,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate import planted, pricing, purchases
-from pipelines.lib.generate.population import build_persons
-from pipelines.lib.generate.text import UPPER36, random_tokens, rng_for
+from pipelines.generate import planted, pricing, purchases
+from pipelines.generate.population import build_persons
+from pipelines.generate.text import UPPER36, random_tokens, rng_for
 
 EPOCH = date(1970, 1, 1)
 

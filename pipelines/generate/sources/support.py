@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate import writer
-from pipelines.lib.generate.purchases import SECONDS_PER_DAY
-from pipelines.lib.generate.sources.common import attach
-from pipelines.lib.generate.text import N_EMAIL_SPELLINGS, email_spelling, rng_for
-from pipelines.lib.generate.world import World
+from pipelines.generate import writer
+from pipelines.generate.purchases import SECONDS_PER_DAY
+from pipelines.generate.sources.common import attach
+from pipelines.generate.text import N_EMAIL_SPELLINGS, email_spelling, rng_for
+from pipelines.generate.world import World
 
 COLUMNS = ("ticket_id", "requester_email", "created_at", "type", "status", "priority", "subject")
 _SUBJECTS = {

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.lib.generate import writer
-from pipelines.lib.generate.catalog import catalog
-from pipelines.lib.generate.sources.common import attach, person_view
-from pipelines.lib.generate.text import local_time, money, rng_for
-from pipelines.lib.generate.world import World
+from pipelines.generate import writer
+from pipelines.generate.catalog import catalog
+from pipelines.generate.sources.common import attach, person_view
+from pipelines.generate.text import local_time, money, rng_for
+from pipelines.generate.world import World
 
 SOURCE_NAME = "pos"
 STORE_TIME_ZONE = "Europe/Warsaw"

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate import spec, writer
-from pipelines.lib.generate.text import rng_for
-from pipelines.lib.generate.world import EPOCH, World
+from pipelines.generate import spec, writer
+from pipelines.generate.text import rng_for
+from pipelines.generate.world import EPOCH, World
 
 LEAD_DAYS = 10
 DAILY_VOLATILITY = 0.004  # ~6% a year, a major pair's ballpark

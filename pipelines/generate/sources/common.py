@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.lib.generate.text import email_spelling, phone
+from pipelines.generate.text import email_spelling, phone
 
 
 def attach(table: pl.DataFrame, key: str = "person_id") -> list[pl.Expr]:

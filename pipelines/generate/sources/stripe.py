@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate import spec, writer
-from pipelines.lib.generate.catalog import catalog
-from pipelines.lib.generate.sources.common import attach, person_view
-from pipelines.lib.generate.text import jbool, jnum, jobject, jstr, random_tokens, rng_for
-from pipelines.lib.generate.world import World
+from pipelines.generate import spec, writer
+from pipelines.generate.catalog import catalog
+from pipelines.generate.sources.common import attach, person_view
+from pipelines.generate.text import jbool, jnum, jobject, jstr, random_tokens, rng_for
+from pipelines.generate.world import World
 
 _DECLINES = (
     ("card_declined", "Your card was declined."),

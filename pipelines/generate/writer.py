@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate.text import cycle, utc_date
+from pipelines.generate.text import cycle, utc_date
 
 SPLITS = ("month", "day")
 

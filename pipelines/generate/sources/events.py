@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate import spec, writer
-from pipelines.lib.generate.catalog import catalog
-from pipelines.lib.generate.sources.common import attach
-from pipelines.lib.generate.text import HEX, cycle, jobject, jstr, random_tokens, rng_for
-from pipelines.lib.generate.world import World
+from pipelines.generate import spec, writer
+from pipelines.generate.catalog import catalog
+from pipelines.generate.sources.common import attach
+from pipelines.generate.text import HEX, cycle, jobject, jstr, random_tokens, rng_for
+from pipelines.generate.world import World
 
 # Activity per purchase at the default EVENTS_PER_TRANSACTION (3): purchases that come with a
 # tracked web session, email opens, browsing sessions of known people, anonymous sessions.

@@ -12,7 +12,7 @@ from functools import cache
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate import spec
+from pipelines.generate import spec
 
 
 def _shelf_price_minor(usd: float, currency: str) -> int:

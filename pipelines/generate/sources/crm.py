@@ -14,15 +14,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate import writer
-from pipelines.lib.generate.text import (
+from pipelines.generate import writer
+from pipelines.generate.text import (
     N_EMAIL_SPELLINGS,
     N_PHONE_FORMATS,
     email_spelling,
     phone,
     rng_for,
 )
-from pipelines.lib.generate.world import World
+from pipelines.generate.world import World
 
 COLUMNS = (
     "email", "first_name", "last_name", "phone", "birth_date", "gender", "city", "country",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate import spec
+from pipelines.generate import spec
 
 SECONDS_PER_DAY = 86_400
 # Relative purchase activity by UTC hour: quiet nights, an evening peak.

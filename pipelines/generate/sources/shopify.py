@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.lib.generate import writer
-from pipelines.lib.generate.catalog import catalog
-from pipelines.lib.generate.sources.common import attach, person_view
-from pipelines.lib.generate.text import local_time, money, rng_for
-from pipelines.lib.generate.world import World
+from pipelines.generate import writer
+from pipelines.generate.catalog import catalog
+from pipelines.generate.sources.common import attach, person_view
+from pipelines.generate.text import local_time, money, rng_for
+from pipelines.generate.world import World
 
 SHOP_TIME_ZONE = "Europe/Berlin"
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S %z"

@@ -1,4 +1,4 @@
-"""Tests for pipelines/lib/generate: native formats, determinism, planted customers, mess, RFM.
+"""Tests for pipelines/generate: native formats, determinism, planted customers, mess, RFM.
 
 The files are read back the way an ingest would: DuckDB's CSV/JSON readers (every column as
 text) plus a few SQL casts, never the generator's own frames.
@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.lib.generate import PLANTED, generate, transactions_for_target
-from pipelines.lib.generate.sources import crm, paypal, pos, shopify, support
+from pipelines.generate import PLANTED, generate, transactions_for_target
+from pipelines.generate.sources import crm, paypal, pos, shopify, support
 
 END = date(2024, 12, 30)
 STRIPE_KEYS = {

@@ -13,9 +13,9 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from pipelines.lib.generate.catalog import catalog
-from pipelines.lib.generate.population import with_identity
-from pipelines.lib.generate.purchases import LINE_SCHEMA, PURCHASE_SCHEMA, SECONDS_PER_DAY
+from pipelines.generate.catalog import catalog
+from pipelines.generate.population import with_identity
+from pipelines.generate.purchases import LINE_SCHEMA, PURCHASE_SCHEMA, SECONDS_PER_DAY
 
 PLANTED: dict[str, dict] = {
     "champion": {
