@@ -43,14 +43,6 @@ def _yesterday() -> date:
     return datetime.now(UTC).date() - timedelta(days=1)
 
 
-def ensure_dagster_home(cfg: _settings.Settings) -> Path:
-    """Point DAGSTER_HOME at the warehouse dir unless the user chose one."""
-    home = Path(os.environ.get("DAGSTER_HOME") or cfg.warehouse_dir / "dagster_home")
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = os.fspath(home.resolve())
-    return home
-
-
 def landing_is_empty(landing_dir: Path) -> bool:
     return not landing_dir.exists() or not any(p.is_file() for p in landing_dir.rglob("*"))
 
@@ -87,7 +79,7 @@ def execute_refresh(start: date, end: date) -> bool:
     import dagster as dg
 
     cfg = _settings.load()
-    ensure_dagster_home(cfg)
+    _settings.ensure_dagster_home(cfg)
     from pipelines.definitions import defs
     from pipelines.lib.partitions import AS_OF
 

@@ -102,6 +102,15 @@ class Settings:
         }
 
 
+def ensure_dagster_home(cfg: Settings) -> Path:
+    """Point DAGSTER_HOME at `<warehouse>/dagster_home` unless the user chose one, so runs
+    started by the CLI show in `make dev`'s UI."""
+    home = Path(os.environ.get("DAGSTER_HOME") or cfg.warehouse_dir / "dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = os.fspath(home.resolve())
+    return home
+
+
 def load() -> Settings:
     """Read settings from the environment (defaults relative to the project root).
 

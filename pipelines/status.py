@@ -92,10 +92,8 @@ def describe_published(cfg: _settings.Settings) -> list[str]:
 def status_lines() -> list[str]:
     import dagster as dg
 
-    from pipelines.cli import ensure_dagster_home
-
     cfg = _settings.load()
-    ensure_dagster_home(cfg)
+    _settings.ensure_dagster_home(cfg)
     with dg.DagsterInstance.get() as instance:
         lines = describe_last_run(instance)
     return lines + describe_published(cfg)
