@@ -74,6 +74,18 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
+def failure_text(error) -> str:
+    """A step's error as the user should read it: the message, without the exception's
+    class path (`dagster._core...Failure: `), continuation lines indented."""
+    if error is None:
+        return "failed"
+    message = error.message.strip()
+    head, sep, rest = message.partition(": ")
+    if sep and "." in head and " " not in head:  # a qualified exception class name
+        message = rest
+    return message.replace("\n", "\n    ")
+
+
 def execute_refresh(start: date, end: date) -> bool:
     """One run of the refresh job for as-of dates [start, end]; True when it succeeded."""
     import dagster as dg
@@ -117,9 +129,7 @@ def execute_refresh(start: date, end: date) -> bool:
         )
         for ev in failed:
             err = ev.step_failure_data.error
-            print(
-                f"  step {ev.step_key}: {err.message.strip() if err else 'failed'}", file=sys.stderr
-            )
+            print(f"  step {ev.step_key}: {failure_text(err)}", file=sys.stderr)
         print(
             "  details: `segments status`, or `make dev` and open the run in the Dagster UI.",
             file=sys.stderr,
