@@ -265,27 +265,36 @@ def jsonl_text(
     with its line number, never silently skipped."""
     check_text(file, "utf-8")
     load_lines(con, file, "utf-8")
+    # One parse per line for all the fields: json_extract_string with a list of paths reads
+    # the object once (a `->>` per field re-parsed the line ~17 times: 3.4x slower on Stripe).
+    paths = "[" + ", ".join(sql_str(path) for path in fmt.columns.values()) + "]"
     texts = ", ".join(
-        f"_json ->> {sql_str(path)} AS {quote_ident('@' + label)}"
-        for label, path in fmt.columns.items()
+        f"_values[{i}] AS {quote_ident('@' + label)}" for i, label in enumerate(fmt.columns, 1)
     )
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {TEXT} AS
-        WITH parsed AS (
-            SELECT ln AS _source_line, line AS _raw_record,
-                   CASE WHEN NOT json_valid(line)
-                        THEN 'not valid JSON (a truncated or cut-off line?)'
-                        WHEN json_type(line::JSON) <> 'OBJECT'
-                        THEN 'valid JSON but not an object: ' || json_type(line::JSON) END
-                       AS _malformed
+        WITH typed AS (
+            -- TRY_CAST: NULL for a line that is not JSON (cheaper than json_valid + cast)
+            SELECT ln AS _source_line, line AS _raw_record, TRY_CAST(line AS JSON) AS _json
             FROM _lines
             WHERE trim(line) <> ''
         ),
-        typed AS (
-            SELECT *, CASE WHEN _malformed IS NULL THEN _raw_record::JSON END AS _json
-            FROM parsed
+        kinds AS (
+            SELECT *, json_type(_json) AS _kind FROM typed
+        ),
+        judged AS (
+            SELECT *,
+                   CASE WHEN _json IS NULL
+                        THEN 'not valid JSON (a truncated or cut-off line?)'
+                        WHEN _kind <> 'OBJECT'
+                        THEN 'valid JSON but not an object: ' || _kind END
+                       AS _malformed,
+                   CASE WHEN _kind = 'OBJECT'
+                        THEN json_extract_string(_json, {paths}) END AS _values
+            FROM kinds
         )
-        SELECT _source_line, _raw_record, _malformed, _json, {texts}
-        FROM typed
+        SELECT _source_line, _raw_record, _malformed,
+               CASE WHEN _malformed IS NULL THEN _json END AS _json, {texts}
+        FROM judged
     """)
     return TextRelation(TEXT, "_raw_record")
