@@ -47,8 +47,9 @@ _FIELD_COUNT_REJECTS = ("MISSING COLUMNS", "TOO MANY COLUMNS")
 class TextRelation:
     name: str  # the temp table
     raw_record: str  # SQL over its columns: the record's original text
-    # Fast CSV path: raw_record is costly (fields re-joined), so it is computed only for rows
-    # quarantined while staging; rows quarantined later re-read their line instead.
+    # Fast CSV and JSON Lines paths: raw_record is computed only for rows quarantined while
+    # staging (re-joining CSV fields is costly; a copy of every JSON line is memory); rows
+    # quarantined later by a batch rule re-read their line instead.
     lazy_raw_record: bool = False
 
 
@@ -297,4 +298,6 @@ def jsonl_text(
                CASE WHEN _malformed IS NULL THEN _json END AS _json, {texts}
         FROM judged
     """)
-    return TextRelation(TEXT, "_raw_record")
+    # Lazy: only quarantined rows keep their line in `_staged` (a record is one line, so a
+    # row quarantined by a batch rule re-reads its line); good rows do not carry a copy.
+    return TextRelation(TEXT, "_raw_record", lazy_raw_record=True)

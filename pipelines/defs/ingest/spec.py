@@ -71,6 +71,7 @@ class JsonLinesFormat:
     """One JSON object per line. `columns` maps a text label to a JSON path (`$.a.b`)."""
 
     columns: Mapping[str, str]
+    encoding: str = "utf-8"  # JSON Lines is UTF-8 (RFC 8259)
 
 
 @dataclass(frozen=True)
