@@ -53,12 +53,26 @@ class TextRelation:
     lazy_raw_record: bool = False
 
 
+# Files up to this size are read whole and split in memory (UTF-8 only): ~4.7x faster than
+# read_csv's line mode (0.10 vs 0.48 s for a 317k-line, 60 MB events file); the whole text
+# and its lines are held at once, so bigger files take the streaming path.
+WHOLE_FILE_MAX_BYTES = 256 * 1024 * 1024
+
+
 def load_lines(con: duckdb.DuckDBPyConnection, file: LandedFile, encoding: str) -> None:
     """Temp table `_lines(ln, line)`: every physical line of the file, numbered from 1.
 
     `new_line='\\r\\n'` makes DuckDB accept both LF and CRLF endings (with the default it
     counts a CRLF as two lines); empty lines are kept as '' so numbering stays physical.
     """
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and (
+        file.path.stat().st_size <= WHOLE_FILE_MAX_BYTES
+    ):
+        try:
+            _load_lines_whole(con, file)
+            return
+        except duckdb.Error as exc:  # e.g. a line DuckDB will not hold: stream it instead
+            log.debug("%s: whole-file line split failed (%s); streaming", file.rel, exc)
     # Table-function arguments cannot be bound as parameters: the path is an escaped literal.
     sql = f"""
         CREATE OR REPLACE TEMP TABLE _lines AS
@@ -73,6 +87,37 @@ def load_lines(con: duckdb.DuckDBPyConnection, file: LandedFile, encoding: str) 
         con.execute(sql)
     except duckdb.Error as exc:
         raise IngestError(f"{file.rel}: DuckDB could not read the file as lines: {exc}") from exc
+
+
+def _load_lines_whole(con: duckdb.DuckDBPyConnection, file: LandedFile) -> None:
+    """`_lines` from the whole file split on LF (CRs of CRLF trimmed, a UTF-8 BOM dropped like
+    read_csv does); the empty string after a final newline is not a line. Trimming is decided
+    once per file: an `rtrim` on every line cost more than the split itself."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _lines AS
+        WITH parts AS (
+            SELECT string_split(content, chr(10)) AS lines,
+                   contains(content, chr(13)) AS has_cr,
+                   starts_with(content, chr(65279)) AS has_bom
+            FROM read_text({sql_str(str(file.path))})
+        ),
+        sized AS (
+            SELECT *, len(lines) - CASE WHEN lines[-1] = '' THEN 1 ELSE 0 END AS n FROM parts
+        ),
+        numbered AS (
+            SELECT unnest(generate_series(1, n))::BIGINT AS ln, unnest(lines[1:n]) AS line,
+                   has_cr, has_bom
+            FROM sized
+        ),
+        trimmed AS (
+            SELECT ln, has_bom,
+                   CASE WHEN has_cr AND ends_with(line, chr(13)) THEN rtrim(line, chr(13))
+                        ELSE line END AS line
+            FROM numbered
+        )
+        SELECT ln, CASE WHEN has_bom AND ln = 1 THEN line[2:] ELSE line END AS line
+        FROM trimmed
+    """)
 
 
 def csv_text(
