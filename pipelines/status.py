@@ -18,7 +18,7 @@ def _fmt_ts(ts: float | None) -> str:
 
 
 def describe_last_run(instance, job_name: str = "refresh") -> list[str]:
-    """Lines describing the newest run of `job_name`: status, partitions, failures."""
+    """Lines describing the newest run of `job_name`: status, as-of dates, failures."""
     import dagster as dg
 
     records = instance.get_run_records(dg.RunsFilter(job_name=job_name), limit=1)
@@ -27,13 +27,13 @@ def describe_last_run(instance, job_name: str = "refresh") -> list[str]:
     record = records[0]
     run = record.dagster_run
     tags = run.tags
-    partitions = tags.get("dagster/partition") or (
+    as_of = tags.get("dagster/partition") or (
         f"{tags.get(RANGE_START)} .. {tags.get(RANGE_END)}" if RANGE_START in tags else "-"
     )
     lines = [
         f"last run:   {run.run_id}  {run.status.value}",
         f"started:    {_fmt_ts(record.start_time)}   ended: {_fmt_ts(record.end_time)}",
-        f"partitions: {partitions}",
+        f"as of:      {as_of}",
     ]
     failures: list[str] = []
     for entry in instance.all_logs(run.run_id):
