@@ -9,8 +9,9 @@ A load of source S reads whatever is new in `landing/S`, whatever dates it holds
    bytes (and reader settings) the manifest already has is not read again.
 3. Judge every row (per-file rules, then duplicates and orphan refunds across the batch and
    against the rows already loaded).
-4. In one transaction: delete the earlier rows of the files parsed now (a changed file
-   replaces its own rows) from raw.<table> and quarantine.S and insert the parsed rows.
+4. In one transaction per batch of files (~512 MB, bounded memory): delete the earlier rows
+   of the files parsed now (a changed file replaces its own rows) from raw.<table> and
+   quarantine.S and insert the parsed rows.
    Rows of files no longer in the landing zone (archived after loading) are left alone.
 5. Record every file in meta.load_manifest, recount its rows from raw / quarantine.
 
@@ -128,6 +129,26 @@ def run_context(
     )
 
 
+# The files one transaction stages and inserts, by size: staged rows are held in a temp table
+# until the batch commits, so this bounds the memory of a first load of years of exports
+# (DuckDB spills past its memory limit, but less spilled is faster).
+BATCH_BYTES = 512 * 1024 * 1024
+
+
+def file_batches(ranked: list[Candidate], max_bytes: int) -> list[list[Candidate]]:
+    """Consecutive runs of `ranked` of at most `max_bytes` each (a bigger file alone); always
+    at least one (possibly empty) batch, so files that are not parsed are still recorded."""
+    batches: list[list[Candidate]] = [[]]
+    size = 0
+    for cand in ranked:
+        if batches[-1] and size + cand.size > max_bytes:
+            batches.append([])
+            size = 0
+        batches[-1].append(cand)
+        size += cand.size
+    return batches
+
+
 def get_spec(source: str) -> SourceSpec:
     """The reader of a source by its landing folder name (ValueError lists the known ones)."""
     try:
@@ -222,8 +243,12 @@ def load_source(
     now: datetime | None = None,
     start_date: date | None = None,
     reporting_currency: str | None = None,
+    batch_bytes: int = BATCH_BYTES,
 ) -> LoadResult:
     """Load the new or changed landed files of `source` into the build database.
+
+    Files are staged and committed in batches of about `batch_bytes` (one transaction each,
+    oldest first): a failure keeps the batches committed before it, each file whole.
 
     `now` (default: wall clock) dates the load and bounds `future_date`; `start_date` and
     `reporting_currency` default to pipelines.settings. Raises IngestError naming every file
@@ -238,29 +263,46 @@ def load_source(
         log.info("%s: empty or still being written; skipped until it has content", f.rel)
     ready = [f for f in files if is_ready(f.path)]
 
+    stats: dict[str, tuple[int, date | None, date | None]] = {}
+    counts: dict[str, tuple[int, int]] = {}
+    touched: set[date] = set()
     with duck.connect(build_db) as con:
         tables.ensure_tables(con, spec)
         known = manifest.read(con, spec.name)
         candidates = decide(spec, ready, known, ctx)
         candidates += failed_candidates(landing_dir, failures, known, ctx)
-        stage_all(con, spec, [c for c in candidates if c.action == "parse"], ctx)
-        parsed = [c.file.rel for c in candidates if c.action == "parse"]
-        tables.paths_table(con, "_parsed_files", parsed)
-        stats = tables.file_stats(con)
-        counts = tables.insert_counts(con)
-        touched = tables.touched_partitions(con, spec)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            tables.replace_rows(con, spec)
-            rows = [_manifest_row(spec, c, stats, ctx) for c in candidates]
-            manifest.upsert(con, [r for r in rows if r is not None])
-            manifest.refresh_counts(
-                con, spec.name, f"raw.{spec.table}", f"quarantine.{spec.quarantine}"
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        to_parse = sorted(
+            (c for c in candidates if c.action == "parse"),
+            key=lambda c: (c.first_seen_at, c.file.rel),
+        )
+        others = [c for c in candidates if c.action != "parse"]
+        batches = file_batches(to_parse, batch_bytes)
+        for i, batch in enumerate(batches):
+            # Earlier batches are committed: the batch rules see their rows in raw.
+            stage_all(con, spec, batch, ctx)
+            parsed = [c.file.rel for c in batch if c.action == "parse"]
+            tables.paths_table(con, "_parsed_files", parsed)
+            stats |= tables.file_stats(con)
+            counts |= tables.insert_counts(con)
+            touched |= tables.touched_partitions(con, spec)
+            recorded = batch + (others if i == len(batches) - 1 else [])
+            con.execute("BEGIN TRANSACTION")
+            try:
+                tables.replace_rows(con, spec)
+                rows = [_manifest_row(spec, c, stats, ctx) for c in recorded]
+                manifest.upsert(con, [r for r in rows if r is not None])
+                manifest.refresh_counts(
+                    con,
+                    spec.name,
+                    f"raw.{spec.table}",
+                    f"quarantine.{spec.quarantine}",
+                    files=[c.file.rel for c in recorded],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        con.execute(f"DROP TABLE IF EXISTS {stage.STAGED}")
 
     results = [_file_result(c, stats, counts) for c in candidates]
     results += [FileResult(f.rel, "not_ready") for f in not_ready]

@@ -108,20 +108,30 @@ def upsert(con: duckdb.DuckDBPyConnection, rows: list[ManifestRow]) -> None:
 
 
 def refresh_counts(
-    con: duckdb.DuckDBPyConnection, source: str, raw_table: str, quarantine_table: str
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    raw_table: str,
+    quarantine_table: str,
+    files: list[str] | None = None,
 ) -> None:
-    """Set rows_loaded / rows_quarantined of every file of `source` from what the tables hold
-    (duplicates stay 0): the reconciliation check compares these with rows_in_file."""
+    """Set rows_loaded / rows_quarantined of the files of `source` (all, or just `files`)
+    from what the tables hold (duplicates stay 0): the reconciliation check compares these
+    with rows_in_file."""
+    only = "TRUE" if files is None else "_source_file IN (SELECT unnest(?::VARCHAR[]))"
+    params = [] if files is None else [files]
     con.execute(
         f"""
         UPDATE {TABLE} AS m
         SET rows_loaded = coalesce(r.n, 0), rows_quarantined = coalesce(q.n, 0)
         FROM (SELECT file_path FROM {TABLE} WHERE source = ?) AS f
-        LEFT JOIN (SELECT _source_file, count(*) AS n FROM {raw_table} GROUP BY ALL) AS r
+        LEFT JOIN (SELECT _source_file, count(*) AS n FROM {raw_table} WHERE {only}
+                   GROUP BY ALL) AS r
                ON r._source_file = f.file_path
-        LEFT JOIN (SELECT _source_file, count(*) AS n FROM {quarantine_table} GROUP BY ALL) AS q
+        LEFT JOIN (SELECT _source_file, count(*) AS n FROM {quarantine_table} WHERE {only}
+                   GROUP BY ALL) AS q
                ON q._source_file = f.file_path
         WHERE m.source = ? AND m.file_path = f.file_path AND NOT starts_with(m.status, ?)
+          {"" if files is None else "AND m.file_path IN (SELECT unnest(?::VARCHAR[]))"}
         """,
-        [source, source, DUPLICATE_PREFIX],
+        [source, *params, *params, source, DUPLICATE_PREFIX, *params],
     )
