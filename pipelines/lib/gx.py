@@ -80,6 +80,9 @@ class FailedExpectation:
     examples: tuple[tuple[str, int], ...] = ()
     observed_value: str | None = None  # what an aggregate rule saw (e.g. a max, a column list)
     error: str | None = None  # GX could not evaluate the rule (e.g. a column is missing)
+    expected: str | None = None  # the bounds or set the rule asked for, as the suite wrote it
+    action: str | None = None  # what to do about a failure: the suite's `meta.action`
+    min_rows: int | None = None  # profile rules: judged only on batches this large (meta)
 
     @property
     def blocking(self) -> bool:
@@ -99,6 +102,9 @@ class SuiteResult:
     batches: int = 1
     severities: tuple[str, ...] = SEVERITIES  # which expectations this result speaks for
     evaluated_by_severity: Mapping[str, int] = field(default_factory=dict)
+    # True when the validated frame was an aggregate profile (one row of metrics, see
+    # pipelines/lib/profile.py) rather than the table's rows: failures show metric values.
+    profile: bool = False
 
     @property
     def success(self) -> bool:
@@ -151,6 +157,34 @@ def suite_severities(suite_path: os.PathLike | str) -> frozenset[str]:
     """Severities used in a suite (GX defaults a missing severity to critical)."""
     data = read_suite_json(suite_path)
     return frozenset(e.get("severity", BLOCKING_SEVERITY) for e in data["expectations"])
+
+
+def suite_metrics(suite_path: os.PathLike | str) -> list[str]:
+    """The metrics a profile suite names (the `column` kwarg of each expectation), in order.
+
+    Raises SuiteFileError naming the file when one is not a metric of
+    pipelines/lib/profile.py, so a typo stops the code location load, not a run.
+    """
+    from pipelines.lib.profile import MetricError, parse_metric
+
+    path = Path(suite_path)
+    metrics: list[str] = []
+    for i, exp in enumerate(read_suite_json(path)["expectations"]):
+        column = exp.get("kwargs", {}).get("column")
+        if not isinstance(column, str):
+            raise SuiteFileError(
+                f"expectation suite {path}, expectation #{i + 1} ({exp.get('type')}): a profile "
+                "suite validates metrics, so every expectation needs a `column` naming one "
+                '(e.g. "null_share(email)"); see expectations/README.md.'
+            )
+        try:
+            parse_metric(column)
+        except MetricError as exc:
+            raise SuiteFileError(
+                f"expectation suite {path}, expectation #{i + 1} ({exp.get('type')}): {exc}"
+            ) from exc
+        metrics.append(column)
+    return list(dict.fromkeys(metrics))
 
 
 def suite_columns(suite_path: os.PathLike | str, table_columns: Iterable[str]) -> list[str] | None:
@@ -298,6 +332,42 @@ def validate_dataframe(
     )
 
 
+def validate_profile(
+    values: Mapping[str, Any],
+    suite_path: os.PathLike | str,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+) -> SuiteResult:
+    """Validate an aggregate profile (metric → value, `pipelines/lib/profile.py`) against a
+    profile suite. GX sees a one-row frame, so every failure's observed value is the metric's
+    value; `rows` of the result is the batch's row count (the `rows` metric, if computed).
+
+    An expectation with `"meta": {"min_rows": n}` is not judged on a batch of fewer than n
+    rows (a share over three rows says nothing): its failure is dropped.
+    """
+    from pipelines.lib.profile import profile_frame
+
+    result = validate_dataframe(profile_frame(values), suite_path, parameters=parameters)
+    rows = values.get("rows")
+    n_rows = int(rows) if isinstance(rows, int) else 0
+    failed = tuple(
+        replace(
+            f,
+            observed_value=(
+                f.observed_value
+                if f.observed_value is not None
+                else (f.examples[0][0] if f.examples else _format_value(values.get(f.column)))
+            ),
+            examples=(),
+            unexpected_count=None,
+            element_count=None,
+        )
+        for f in result.failed
+        if not (f.min_rows and n_rows < f.min_rows)
+    )
+    return replace(result, failed=failed, rows=n_rows, profile=True)
+
+
 def _with_nanosecond_datetimes(df: pd.DataFrame) -> pd.DataFrame:
     """DuckDB hands TIMESTAMP/DATE columns over as datetime64[us]; GX compares those value by
     value but datetime64[ns] vectorised (measured: 0.77 s vs 0.03 s for one range rule on
@@ -402,7 +472,39 @@ def _failed_expectation(
         examples=examples,
         observed_value=None if observed is None else _format_value(observed, mask, limit=200),
         error=_exception_message(exception_info),
+        expected=_expected_text(kwargs),
+        action=(config.meta or {}).get("action"),
+        min_rows=_int_or_none((config.meta or {}).get("min_rows")),
     )
+
+
+def _expected_text(kwargs: Mapping[str, Any]) -> str | None:
+    """The rule's bounds or set, in words: `between 0.2 and 5`, `<= 0`, `in {a, b}`."""
+
+    def show(v: Any) -> str:
+        if isinstance(v, Mapping) and "$PARAMETER" in v:
+            return f"${v['$PARAMETER']}"
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)  # GX hands bounds back as floats: show 0, not 0.0
+        return _format_value(v, limit=80)
+
+    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+    lo_op = ">" if kwargs.get("strict_min") else ">="
+    hi_op = "<" if kwargs.get("strict_max") else "<="
+    if lo is not None and hi is not None:
+        return f"{lo_op} {show(lo)} and {hi_op} {show(hi)}"
+    if lo is not None:
+        return f"{lo_op} {show(lo)}"
+    if hi is not None:
+        return f"{hi_op} {show(hi)}"
+    if "value_set" in kwargs:
+        values = kwargs["value_set"]
+        if isinstance(values, list):
+            return "one of " + ", ".join(show(v) for v in values[:12])
+        return f"one of {show(values)}"
+    if "value" in kwargs:
+        return f"= {show(kwargs['value'])}"
+    return None
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -452,8 +554,38 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _profile_markdown(result: SuiteResult) -> str:
+    if not result.failed:
+        return f"All {result.evaluated} expectations passed on the profile of {result.rows:,} rows."
+    lines = [
+        "| severity | expectation | metric | observed | expected | what to do |",
+        "| --- | --- | --- | ---: | --- | --- |",
+    ]
+    for f in result.failed:
+        rule = f"`{f.expectation_type}`" + (
+            f"<br>{_md_cell(f.description)}" if f.description else ""
+        )
+        observed = f"error: {f.error}" if f.error else (f.observed_value or "null")
+        action = f.action or DEFAULT_ACTION
+        lines.append(
+            f"| {f.severity} | {rule} | `{_md_cell(f.column or '(table)')}` | "
+            f"{_md_cell(observed)} | {_md_cell(f.expected or '')} | {_md_cell(action)} |"
+        )
+    return "\n".join(lines)
+
+
+DEFAULT_ACTION = (
+    "Look at the files loaded in this run (meta.load_manifest, loaded_at = the run's start): "
+    "a changed export format or a partial file is the usual cause. Fix and re-drop the file, "
+    "or widen the bound in the suite if the change is real."
+)
+
+
 def failures_markdown(result: SuiteResult) -> str:
-    """Markdown table of the failed expectations: rule, column, failing rows, examples."""
+    """Markdown table of the failed expectations: rule, column, failing rows, examples (for a
+    profile: metric, observed value, expected bounds, what to do)."""
+    if result.profile:
+        return _profile_markdown(result)
     if not result.failed:
         return f"All {result.evaluated} expectations passed on {result.rows:,} rows."
     lines = [
@@ -483,6 +615,17 @@ def summary_line(result: SuiteResult) -> str:
     """One sentence for the check's description in the UI."""
     if result.success:
         return f"{result.evaluated} expectations passed on {result.rows:,} rows."
+    if result.profile:
+        worst = "; ".join(
+            f"{f.expectation_type}({f.column}): observed {f.observed_value}, expected "
+            f"{f.expected or '?'}"
+            for f in result.failed[:3]
+        )
+        more = f" and {len(result.failed) - 3} more" if len(result.failed) > 3 else ""
+        return (
+            f"{len(result.failed)} of {result.evaluated} expectations failed on the profile of "
+            f"{result.rows:,} rows: {worst}{more}."
+        )
     worst = ", ".join(
         f"{f.expectation_type}({f.column or 'table'})"
         + (f": {f.unexpected_count:,} rows" if f.unexpected_count else "")
