@@ -277,17 +277,26 @@ def _publish_table(
         con.execute(f"create or replace table {target} as select * from {source}")
         return "replaced"
     k = quote_ident(key)
-    con.execute("create or replace temp table _slices (k " + _key_type(source_types, key) + ")")
-    con.executemany("insert into _slices values (?)", [[v] for v in stale])
-    con.execute(f"delete from {target} where {k} in (select k from _slices)")
-    con.execute("create or replace temp table _slices (k " + _key_type(source_types, key) + ")")
-    con.executemany("insert into _slices values (?)", [[v] for v in fresh])
-    con.execute(f"insert into {target} select * from {source} where {k} in (select k from _slices)")
+    key_type = _key_type(source_types, key)
+    if stale:
+        _slices(con, key_type, stale)
+        con.execute(f"delete from {target} where {k} in (select k from _slices)")
+    if fresh:
+        _slices(con, key_type, fresh)
+        con.execute(
+            f"insert into {target} select * from {source} where {k} in (select k from _slices)"
+        )
     changed = sum(1 for k in fresh if k in old)
     removed = len(stale) - changed
     return f"{len(fresh)} of {len(new)} {key} values written" + (
         f", {removed} removed" if removed else ""
     )
+
+
+def _slices(con: duckdb.DuckDBPyConnection, key_type: str, values: list) -> None:
+    """Temp table `_slices(k)` holding `values` (bound, never spliced into SQL)."""
+    con.execute(f"create or replace temp table _slices (k {key_type})")
+    con.executemany("insert into _slices values (?)", [[v] for v in values])
 
 
 def _key_type(types: list[tuple[str, str]], key: str) -> str:
