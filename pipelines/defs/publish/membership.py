@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.defs.publish.audited import open_audited
 from pipelines.defs.publish.families import DYNAMIC, FAMILIES, FAMILY_NAMES, slug
 from pipelines.lib.duck import sql_str
 
@@ -49,8 +50,6 @@ def open_published(published_db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory session (for temp tables) over the published files, with their tables
     under build names in the `build` catalog (audited.open_audited). ExportError when
     nothing is published yet."""
-    from pipelines.defs.publish.audited import open_audited
-
     try:
         with open_audited(published_db) as con:
             yield con

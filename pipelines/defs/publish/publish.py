@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.defs.publish.schema import DocTable, load_schema_doc
+from pipelines.defs.publish.contract_doc import DocTable, load_schema_doc
 from pipelines.lib.duck import quote_ident, sql_str
 
 

@@ -26,6 +26,7 @@ import duckdb
 
 from pipelines.defs.publish import report_data as rd
 from pipelines.defs.publish import report_sections as sec
+from pipelines.defs.publish.audited import open_audited
 from pipelines.defs.publish.quality import CheckSummary, QualitySummary, summarise
 from pipelines.lib.duck import DatabaseBusyError, sql_str
 
@@ -134,8 +135,6 @@ def write_report(
     """Render the report from the published files (segments.duckdb and, beside it,
     audited.duckdb when it exists; never the build database) and replace `out_path`
     atomically."""
-    from pipelines.defs.publish.audited import open_audited
-
     if not published_db.exists():
         raise FileNotFoundError(f"{published_db} does not exist: run `segments run` first.")
     with open_audited(published_db) as con:
