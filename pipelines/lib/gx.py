@@ -1,19 +1,21 @@
-"""Great Expectations 1.x runner: validate a pandas DataFrame against a suite stored as JSON.
+"""Great Expectations 1.x runner: validate a small pandas frame against a suite stored as JSON.
 
-Why DataFrames: GX's SQL datasource returns wrong results on DuckDB (through duckdb-engine), so
-callers read the rows to validate with DuckDB (`con.execute(sql, params).df()`) and hand the
-frame to `validate_dataframe`.
+The product validates **aggregate profiles** (`validate_profile`): DuckDB computes the
+metrics a suite names (`pipelines/lib/profile.py`) and GX checks the one-row frame of their
+values, so no table rows ever reach pandas. (GX's SQL datasource was not used: it returned
+wrong results on DuckDB through duckdb-engine, and a one-row frame needs no SQL engine.)
+`validate_dataframe` validates any frame and is what `validate_profile` builds on.
 
 Suites are the JSON files in `expectations/`, in GX 1.x's own format, editable by hand. Every
 expectation carries GX's `severity`: `critical` expectations gate the publish (blocking asset
 checks), `warning` and `info` ones are reported without blocking. A suite is validated once and
-its result split by severity, so the blocking and the warning check share one pass over the rows.
+its result split by severity, so the blocking and the warning check share one validation.
 
 Cost: importing great_expectations takes ~5 s (it pulls scipy, altair, sqlalchemy), so it is
 imported lazily, on the first validation of a process, never when the code location loads.
 After that one ephemeral context serves the whole process and suites are parsed once per file
-version. A validation then costs ~7 ms per expectation (GX's Python bookkeeping) plus ~1 µs per
-row and expectation: 0.1-0.3 s for a day of one raw table.
+version. A validation then costs ~7 ms per expectation (GX's Python bookkeeping): 0.1-0.3 s
+per suite on a one-row profile.
 """
 
 from __future__ import annotations
@@ -21,11 +23,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cache
@@ -43,18 +44,7 @@ EXAMPLES_KEPT = 5  # unexpected example values kept per failed expectation
 EXAMPLE_MAX_CHARS = 60
 MASK = "***"
 
-# Expectation types whose verdict does not change when the frame holds only the columns the
-# suite names (plus any others): the runner may then read just those columns from DuckDB.
-# Anything table-level that looks at *all* columns (exact column sets, column counts, ordered
-# column lists) is absent on purpose: a suite that uses one gets every column.
-_PROJECTION_SAFE_TABLE_TYPES = frozenset(
-    {
-        "expect_table_row_count_to_be_between",
-        "expect_table_row_count_to_equal",
-    }
-)
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
-_COLUMN_LIST_KWARGS = ("column_list", "column_set")
 
 
 class SuiteFileError(ValueError):
@@ -99,7 +89,6 @@ class SuiteResult:
     evaluated: int  # expectations evaluated
     failed: tuple[FailedExpectation, ...] = ()
     seconds: float = 0.0  # time spent inside GX
-    batches: int = 1
     severities: tuple[str, ...] = SEVERITIES  # which expectations this result speaks for
     evaluated_by_severity: Mapping[str, int] = field(default_factory=dict)
     # True when the validated frame was an aggregate profile (one row of metrics, see
@@ -185,37 +174,6 @@ def suite_metrics(suite_path: os.PathLike | str) -> list[str]:
             ) from exc
         metrics.append(column)
     return list(dict.fromkeys(metrics))
-
-
-def suite_columns(suite_path: os.PathLike | str, table_columns: Iterable[str]) -> list[str] | None:
-    """The columns of `table_columns` the suite needs, or None when it needs all of them.
-
-    Lets the caller read only those columns from DuckDB. Column names inside a `row_condition`
-    are found by matching the condition's words against the table's columns (over-including a
-    column is harmless; missing one would not be).
-    """
-    data = read_suite_json(suite_path)
-    table_columns = list(table_columns)
-    known = set(table_columns)
-    needed: set[str] = set()
-    for exp in data["expectations"]:
-        kwargs = exp.get("kwargs", {})
-        exp_type = exp.get("type", "")
-        if exp_type == "expect_table_columns_to_match_set" and not kwargs.get("exact_match", True):
-            needed.update(kwargs.get("column_set", []))
-        elif exp_type.startswith("expect_table_") and exp_type not in _PROJECTION_SAFE_TABLE_TYPES:
-            return None
-        for key in _COLUMN_KWARGS:
-            if isinstance(kwargs.get(key), str):
-                needed.add(kwargs[key])
-        for key in _COLUMN_LIST_KWARGS:
-            if isinstance(kwargs.get(key), list):
-                needed.update(kwargs[key])
-        if isinstance(kwargs.get("row_condition"), str):
-            needed.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", kwargs["row_condition"]))
-    # Keep the table's column order; a needed column the table lacks is left out so the
-    # schema expectation (not a SQL error) reports it.
-    return [c for c in table_columns if c in needed and c in known]
 
 
 # --------------------------------------------------------------------------------------------
@@ -382,53 +340,6 @@ def _with_nanosecond_datetimes(df: pd.DataFrame) -> pd.DataFrame:
             except (pd.errors.OutOfBoundsDatetime, OverflowError):
                 pass
     return df.assign(**converted) if converted else df
-
-
-def merge_results(results: Sequence[SuiteResult]) -> SuiteResult:
-    """One result for rows validated in several batches (e.g. chunks of a long backfill).
-
-    A rule failed if it failed in any batch; unexpected counts add up, examples are pooled.
-    Rules with `mostly` or aggregate rules (max, mean) are judged per batch.
-    """
-    if not results:
-        raise ValueError("merge_results needs at least one result")
-    if len(results) == 1:
-        return results[0]
-    merged: dict[tuple, FailedExpectation] = {}
-    for result in results:
-        for f in result.failed:
-            key = (f.expectation_type, f.column, f.severity, f.description)
-            prev = merged.get(key)
-            merged[key] = f if prev is None else _merge_failure(prev, f)
-    first = results[0]
-    return replace(
-        first,
-        rows=sum(r.rows for r in results),
-        failed=tuple(sorted(merged.values(), key=_failure_order)),
-        seconds=sum(r.seconds for r in results),
-        batches=sum(r.batches for r in results),
-    )
-
-
-def _merge_failure(a: FailedExpectation, b: FailedExpectation) -> FailedExpectation:
-    counts: dict[str, int] = dict(a.examples)
-    for value, n in b.examples:
-        counts[value] = counts.get(value, 0) + n
-    examples = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:EXAMPLES_KEPT]
-    return replace(
-        a,
-        unexpected_count=_add(a.unexpected_count, b.unexpected_count),
-        element_count=_add(a.element_count, b.element_count),
-        examples=tuple(examples),
-        observed_value=a.observed_value
-        if a.observed_value == b.observed_value or b.observed_value is None
-        else f"{a.observed_value}; {b.observed_value}",
-        error=a.error or b.error,
-    )
-
-
-def _add(a: int | None, b: int | None) -> int | None:
-    return None if a is None and b is None else (a or 0) + (b or 0)
 
 
 def _failure_order(f: FailedExpectation) -> tuple:
@@ -647,5 +558,4 @@ def result_metadata(result: SuiteResult) -> dict[str, dg.MetadataValue]:
         "expectations_failed": dg.MetadataValue.int(len(result.failed)),
         "failed_expectations": dg.MetadataValue.md(failures_markdown(result)),
         "gx_seconds": dg.MetadataValue.float(round(result.seconds, 3)),
-        "gx_batches": dg.MetadataValue.int(result.batches),
     }
