@@ -87,6 +87,9 @@ def refresh_parquet(published_db: Path, parquet_dir: Path) -> ParquetSet:
     written: list[str] = []
     reused: list[str] = []
     with duckdb.connect(os.fspath(published_db), read_only=True) as con:
+        # Rows of a table have no order in the contract: let COPY write in parallel (~10%).
+        con.execute("set preserve_insertion_order = false")
+        con.execute("set enable_progress_bar = false")
         tables = [
             r[0]
             for r in con.execute(
