@@ -5,9 +5,10 @@ that `versioned_dir.staged_version` turns into `$SEGMENTS_WAREHOUSE_DIR/parquet/
 Readers resolve `current` once and read every table from that folder (docs/bi_connections.md).
 
 Incremental: `_publish.json` records each table's content fingerprint (rows + sum of row
-hashes). A table whose fingerprint equals the one in the current version is hard-linked
-from that version (a Parquet file is never modified in place, so sharing it is safe); only
-changed tables are written again.
+hashes, as the publish stored them in the file's `_publish.fingerprints`). A table whose
+fingerprint equals the one in the current version is hard-linked from that version (a
+Parquet file is never modified in place, so sharing it is safe); only changed tables are
+written again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.defs.publish.publish import stored_fingerprints
 from pipelines.defs.publish.versioned_dir import current_version, staged_version
 from pipelines.lib.duck import quote_ident, sql_str
 
@@ -35,7 +37,7 @@ class ParquetSet:
     reused: tuple[str, ...]  # tables hard-linked from the previous version
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
+def _fingerprint(con: duckdb.DuckDBPyConnection, table: str, stored: dict | None = None) -> str:
     columns = [
         r[0]
         for r in con.execute(
@@ -49,11 +51,17 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
         "from information_schema.columns where table_schema = 'main' and table_name = ?",
         [table],
     ).fetchone()[0]
-    cols = ", ".join(quote_ident(c) for c in columns)
-    n, digest = con.execute(
-        f"select count(*), sum(hash({cols})::HUGEINT)::VARCHAR from main.{quote_ident(table)}"
-    ).fetchone()
-    return f"{n}:{digest}:{types}"
+    if stored is not None and table in stored:
+        # Written by the publish with the table (publish.FINGERPRINTS): no second scan.
+        # Slice digests add up to the table's (sums of row hashes).
+        slices = stored[table][1].values()
+        n, digest = sum(r for r, _ in slices), str(sum(int(d) for _, d in slices))
+    else:
+        cols = ", ".join(quote_ident(c) for c in columns)
+        n, digest = con.execute(
+            f"select count(*), sum(hash({cols})::HUGEINT)::VARCHAR from main.{quote_ident(table)}"
+        ).fetchone()
+    return f"{n}:{digest or '0'}:{types}"
 
 
 def _previous_manifest(parquet_dir: Path) -> tuple[Path | None, dict]:
@@ -90,6 +98,7 @@ def refresh_parquet(published_db: Path, parquet_dir: Path) -> ParquetSet:
         # Rows of a table have no order in the contract: let COPY write in parallel (~10%).
         con.execute("set preserve_insertion_order = false")
         con.execute("set enable_progress_bar = false")
+        stored = stored_fingerprints(con, con.execute("select current_database()").fetchone()[0])
         tables = [
             r[0]
             for r in con.execute(
@@ -100,7 +109,7 @@ def refresh_parquet(published_db: Path, parquet_dir: Path) -> ParquetSet:
         with staged_version(parquet_dir) as staging:
             for table in tables:
                 target = staging / f"{table}.parquet"
-                prints[table] = _fingerprint(con, table)
+                prints[table] = _fingerprint(con, table, stored)
                 before = old_tables.get(table, {})
                 source = previous / before.get("file", "") if previous else None
                 if (

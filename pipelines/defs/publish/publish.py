@@ -2,8 +2,9 @@
 
 Incremental, so a daily publish does not cost the whole warehouse: the new file starts as a
 file-level copy of the current published file; then only what changed is rewritten. A table
-whose content fingerprint (row count + sum of row hashes, computed in DuckDB on both sides)
-is unchanged is left as it is; a history table (`history_key`, e.g. `as_of_date`) has only
+whose content fingerprint (row count + sum of row hashes, computed in DuckDB over the build
+source and compared with what the last publish stored in `_publish.fingerprints`) is
+unchanged is left as it is; a history table (`history_key`, e.g. `as_of_date`) has only
 its new or changed as-of dates deleted and re-inserted; any other change replaces the table.
 Tables no longer published (e.g. PII switched off) are dropped. Without a previous file, or
 when the copy has more free than used blocks (fragmentation), the file is written fresh.
@@ -225,21 +226,52 @@ def _column_comments(
 
 def _fingerprints(
     con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str], key: str | None
-) -> dict:
+) -> dict[str | None, tuple[int, str]]:
     """{slice: (rows, sum of row hashes)}: one slice (None) per table, or one per value of
-    `key`. Equal fingerprints mean equal content with overwhelming probability; one
-    aggregate scan, far cheaper than rewriting the table."""
+    `key` (as text). Equal fingerprints mean equal content with overwhelming probability;
+    one aggregate scan, far cheaper than rewriting the table. Sums of hashes add up, so a
+    table's fingerprint is the sum of its slices'."""
     cols = ", ".join(quote_ident(c) for c in columns)
     digest = f"count(*), sum(hash({cols})::HUGEINT)::VARCHAR"
     if key is None:
-        rows = con.execute(f"select {digest} from {relation}").fetchone()
-        return {None: tuple(rows)}
+        n, h = con.execute(f"select {digest} from {relation}").fetchone()
+        return {None: (n, h or "0")}
     return {
-        k: (n, h)
+        k: (n, h or "0")
         for k, n, h in con.execute(
-            f"select {quote_ident(key)}, {digest} from {relation} group by 1"
+            f"select {quote_ident(key)}::VARCHAR, {digest} from {relation} group by 1"
         ).fetchall()
     }
+
+
+# Fingerprints of what a publish wrote, stored in the published file itself (schema
+# `_publish`, outside the BI tables in `main`): the next publish compares the build with
+# them instead of re-hashing the published tables, and the Parquet asset reuses them.
+FINGERPRINTS = "_publish.fingerprints"
+
+
+def stored_fingerprints(
+    con: duckdb.DuckDBPyConnection, catalog: str
+) -> dict[str, tuple[str, dict[str | None, tuple[int, str]]]]:
+    """table → (column signature, {slice: (rows, digest)}) as the last publish stored them;
+    empty when the file has none (written by an older version)."""
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where database_name = ? "
+        "and schema_name = '_publish' and table_name = 'fingerprints'",
+        [catalog],
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    out: dict[str, tuple[str, dict[str | None, tuple[int, str]]]] = {}
+    for table, signature, piece, rows, digest in con.execute(
+        f"select table_name, signature, slice, rows, digest from {catalog}.{FINGERPRINTS}"
+    ).fetchall():
+        out.setdefault(table, (signature, {}))[1][piece] = (rows, digest)
+    return out
+
+
+def _signature(types: Sequence[tuple[str, str]], key: str | None) -> str:
+    return ", ".join(f"{c} {t}" for c, t in types) + f" | by {key}"
 
 
 def _publish_table(
@@ -248,22 +280,28 @@ def _publish_table(
     columns: list[str],
     source_types: list[tuple[str, str]],
     existing: Mapping[str, list[tuple[str, str]]],
+    stored: Mapping[str, tuple[str, dict]],
+    written: dict[str, tuple[str, dict]],
 ) -> str:
-    """Bring pub.<target> up to date with the build source; returns what it did."""
+    """Bring pub.<target> up to date with the build source; returns what it did and adds
+    the table's new fingerprints to `written`."""
     schema, name = table.source.split(".")
     select_list = ", ".join(quote_ident(c) for c in columns)
     where = f" where {table.where}" if table.where else ""
     source = f"(select {select_list} from build.{quote_ident(schema)}.{quote_ident(name)}{where})"
     target = f"pub.{quote_ident(table.schema)}.{quote_ident(table.name)}"
     wanted_types = [(c, t) for c, t in source_types if c in set(columns)]
+    key = table.history_key if table.history_key in columns else None
+    signature = _signature(wanted_types, key)
+    new = _fingerprints(con, source, columns, key)
+    written[table.name] = (signature, new)
     current = existing.get(table.target)
     if current is None or current != wanted_types:
         con.execute(f"create schema if not exists pub.{quote_ident(table.schema)}")
         con.execute(f"create or replace table {target} as select * from {source}")
         return "new" if current is None else "replaced"
-    key = table.history_key if table.history_key in columns else None
-    new = _fingerprints(con, source, columns, key)
-    old = _fingerprints(con, target, columns, key)
+    kept = stored.get(table.name)
+    old = kept[1] if kept and kept[0] == signature else _fingerprints(con, target, columns, key)
     if new == old:
         return "unchanged"
     if key is None:
@@ -276,13 +314,12 @@ def _publish_table(
     if rewritten > total / 2:  # most of it moved: one rewrite is cheaper than delete+insert
         con.execute(f"create or replace table {target} as select * from {source}")
         return "replaced"
-    k = quote_ident(key)
-    key_type = _key_type(source_types, key)
+    k = f"{quote_ident(key)}::VARCHAR"
     if stale:
-        _slices(con, key_type, stale)
+        _slices(con, stale)
         con.execute(f"delete from {target} where {k} in (select k from _slices)")
     if fresh:
-        _slices(con, key_type, fresh)
+        _slices(con, fresh)
         con.execute(
             f"insert into {target} select * from {source} where {k} in (select k from _slices)"
         )
@@ -293,14 +330,33 @@ def _publish_table(
     )
 
 
-def _slices(con: duckdb.DuckDBPyConnection, key_type: str, values: list) -> None:
-    """Temp table `_slices(k)` holding `values` (bound, never spliced into SQL)."""
-    con.execute(f"create or replace temp table _slices (k {key_type})")
+def _store_fingerprints(
+    con: duckdb.DuckDBPyConnection, written: Mapping[str, tuple[str, dict]]
+) -> None:
+    con.execute("create schema if not exists pub._publish")
+    con.execute(
+        f"create or replace table pub.{FINGERPRINTS} (table_name varchar, signature varchar, "
+        "slice varchar, rows bigint, digest varchar)"
+    )
+    rows = [
+        [table, signature, piece, n, digest]
+        for table, (signature, slices) in written.items()
+        for piece, (n, digest) in slices.items()
+    ]
+    if rows:
+        con.executemany(f"insert into pub.{FINGERPRINTS} values (?, ?, ?, ?, ?)", rows)
+    con.execute(
+        _comment_sql(
+            f"table pub.{FINGERPRINTS}",
+            "Publish bookkeeping: content fingerprints of the tables in main (not for BI).",
+        )
+    )
+
+
+def _slices(con: duckdb.DuckDBPyConnection, values: list) -> None:
+    """Temp table `_slices(k)` holding `values` as text (bound, never spliced into SQL)."""
+    con.execute("create or replace temp table _slices (k varchar)")
     con.executemany("insert into _slices values (?)", [[v] for v in values])
-
-
-def _key_type(types: list[tuple[str, str]], key: str) -> str:
-    return next(t for c, t in types if c == key)
 
 
 # Rewrite the file from scratch when an incremental copy has more free blocks than used
@@ -333,7 +389,13 @@ def _build_published_file(
             )
         con.execute(f"attach {sql_str(os.fspath(build_db))} as build (read_only)")
         sources = _catalog_columns(con, "build")
-        existing = _catalog_columns(con, "pub")
+        existing = {
+            t: cols
+            for t, cols in _catalog_columns(con, "pub").items()
+            if t.split(".")[0] != "_publish"
+        }
+        stored = stored_fingerprints(con, "pub")
+        written: dict[str, tuple[str, dict]] = {}
         wanted: set[str] = set()
         for table in tables:
             if table.pii and not include_pii:
@@ -348,7 +410,9 @@ def _build_published_file(
                 continue
             source_types = sources[table.source]
             columns = select_columns(table, [c for c, _ in source_types], include_pii)
-            changes[table.name] = _publish_table(con, table, columns, source_types, existing)
+            changes[table.name] = _publish_table(
+                con, table, columns, source_types, existing, stored, written
+            )
             wanted.add(table.target)
             target = f"pub.{quote_ident(table.schema)}.{quote_ident(table.name)}"
             con.execute(_comment_sql(f"table {target}", table.description))
@@ -363,6 +427,7 @@ def _build_published_file(
             schema, name = gone.split(".")
             con.execute(f"drop table if exists pub.{quote_ident(schema)}.{quote_ident(name)}")
             changes[name] = "dropped"
+        _store_fingerprints(con, written)
         con.execute("detach build")
         con.execute("checkpoint pub")
         used, free = con.execute(
