@@ -13,6 +13,8 @@ Metrics (`col`, `a`, `b` are column names of the table; spaces are optional):
 | --- | --- |
 | `rows` | rows in the batch |
 | `rows_vs_baseline` | batch rows / median rows per baseline load (null without a baseline) |
+| `rows_per_day_vs_baseline` | batch rows per day of data / baseline rows per (load, day): |
+|  | volume that a backfill or a catch-up of several days does not distort |
 | `columns_missing(a, b, ...)` | how many of the listed columns the table lacks |
 | `null_share(col)` | share of batch rows where `col` is NULL (0..1; null on an empty batch) |
 | `null_share(col where other)` | the same among rows where `other` is not NULL |
@@ -47,7 +49,13 @@ _METRIC = re.compile(r"^\s*(?P<name>[a-z_]+)\s*(?:\((?P<args>.*)\))?\s*$", re.S)
 
 SCALAR_METRICS = frozenset({"null_share", "distinct", "min", "max", "mean"})
 BASELINE_METRICS = frozenset(
-    {"rows_vs_baseline", "null_share_change", "mean_vs_baseline", "share_shift"}
+    {
+        "rows_vs_baseline",
+        "rows_per_day_vs_baseline",
+        "null_share_change",
+        "mean_vs_baseline",
+        "share_shift",
+    }
 )
 KNOWN_METRICS = frozenset(
     {
@@ -61,7 +69,7 @@ KNOWN_METRICS = frozenset(
         *BASELINE_METRICS,
     }
 )
-NO_ARGS = frozenset({"rows", "rows_vs_baseline"})
+NO_ARGS = frozenset({"rows", "rows_vs_baseline", "rows_per_day_vs_baseline"})
 _COMPARISON = re.compile(
     r"^\s*(?P<a>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op><=|>=|<>|<|>|=)\s*(?P<b>[A-Za-z_][A-Za-z0-9_]*)\s*$"
 )
@@ -138,6 +146,7 @@ class Scope:
     baseline: str = "true"
     baseline_params: Sequence[Any] = ()
     baseline_group: str | None = None
+    day_column: str | None = None  # the day a row belongs to (rows_per_day_vs_baseline)
 
 
 def _q(column: str) -> str:
@@ -281,6 +290,8 @@ def compute_profile(
             if m.name == "rows_vs_baseline":
                 per_load = _baseline_rows_per_load(con, scope)
                 out[text] = batch_rows / per_load if per_load else None
+            elif m.name == "rows_per_day_vs_baseline" and scope.day_column and batch_rows:
+                out[text] = _per_day_ratio(con, scope)
             elif m.name == "share_shift" and _has(scope.columns, m):
                 if _has(scope.baseline_columns, m) and batch_rows:
                     out[text] = _share_shift(con, scope, m.columns[0])
@@ -320,6 +331,22 @@ def _baseline_rows_per_load(con: duckdb.DuckDBPyConnection, scope: Scope) -> flo
         list(scope.baseline_params),
     ).fetchone()[0]
     return float(value) if value else None
+
+
+def _per_day_ratio(con: duckdb.DuckDBPyConnection, scope: Scope) -> float | None:
+    day = _q(scope.day_column or "")
+    group = f"{_q(scope.baseline_group)}, " if scope.baseline_group else ""
+    batch = con.execute(
+        f"SELECT count(*)::DOUBLE / nullif(count(DISTINCT {day}), 0) FROM {scope.relation} "
+        f"WHERE ({scope.batch})",
+        list(scope.params),
+    ).fetchone()[0]
+    base = con.execute(
+        f"SELECT count(*)::DOUBLE / nullif(count(DISTINCT ({group}{day})), 0) "
+        f"FROM {scope.baseline_relation} WHERE ({scope.baseline})",
+        list(scope.baseline_params),
+    ).fetchone()[0]
+    return batch / base if batch is not None and base else None
 
 
 def _share_shift(con: duckdb.DuckDBPyConnection, scope: Scope, column: str) -> float | None:

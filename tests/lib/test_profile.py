@@ -40,6 +40,7 @@ def _scope(con) -> Scope:
         baseline="load < ?",
         baseline_params=[3],
         baseline_group="load",
+        day_column="load",  # one "day" per load here
     )
 
 
@@ -47,6 +48,7 @@ def test_every_metric_against_hand_counts(con) -> None:
     metrics = [
         "rows",
         "rows_vs_baseline",
+        "rows_per_day_vs_baseline",
         "columns_missing(email, phone, id)",
         "null_share(email)",
         "null_share(email where currency)",
@@ -67,6 +69,7 @@ def test_every_metric_against_hand_counts(con) -> None:
     v = compute_profile(con, _scope(con), metrics)
 
     assert v["rows"] == 4 and v["rows_vs_baseline"] == 2.0  # 4 rows vs 2 per load
+    assert v["rows_per_day_vs_baseline"] == 2.0  # 4 rows on one day vs 2 per (load, day)
     assert v["columns_missing(email, phone, id)"] == 1
     assert v["null_share(email)"] == 0.5
     assert v["null_share(email where currency)"] == pytest.approx(2 / 3)

@@ -166,6 +166,7 @@ def profile_target(
             baseline=base_where,
             baseline_params=base_params,
             baseline_group="_loaded_at",
+            day_column="_partition_date" if "_partition_date" in columns else None,
         )
     else:
         baseline_relation, baseline_columns = None, []

@@ -170,9 +170,27 @@ def test_volume_and_mix_changes_only_warn() -> None:
     result = _validate(_warehouse("shopify_orders", batch), "shopify_orders")
 
     assert result.only("critical").success, gx.failures_markdown(result)
-    assert "rows_vs_baseline" in _failed(result, "warning")
-    volume = next(f for f in result.failed if f.column == "rows_vs_baseline")
+    assert "rows_per_day_vs_baseline" in _failed(result, "warning")
+    volume = next(f for f in result.failed if f.column == "rows_per_day_vs_baseline")
     assert volume.observed_value == "0.15" and volume.expected == ">= 0.2 and <= 5"
+
+
+def test_a_backfill_of_many_days_is_not_a_volume_spike() -> None:
+    # Ten days at the usual ~100 rows per day, loaded in one run.
+    batch = [
+        row
+        for day in range(10)
+        for row in _rows(
+            "shopify_orders",
+            100,
+            RUN_START,
+            start=10_000 + 100 * day,
+            _partition_date=date(2024, 2, 20) + timedelta(days=day),
+        )
+    ]
+    values = profile_target(_warehouse("shopify_orders", batch), TARGETS["shopify_orders"], BATCH)
+
+    assert values["rows"] == 1000 and values["rows_per_day_vs_baseline"] == pytest.approx(1.0)
 
 
 def test_share_shift_warns_from_100_rows_on() -> None:
@@ -190,7 +208,7 @@ def test_a_small_batch_is_not_judged_by_share_rules() -> None:
     result = _validate(_warehouse("shopify_orders", batch), "shopify_orders")
 
     assert result.only("critical").success, gx.failures_markdown(result)
-    assert _failed(result, "warning") == {"rows_vs_baseline"}  # only the volume speaks
+    assert _failed(result, "warning") == {"rows_per_day_vs_baseline"}  # only the volume speaks
 
 
 def test_first_load_has_no_baseline_and_passes_baseline_rules() -> None:
@@ -199,7 +217,8 @@ def test_first_load_has_no_baseline_and_passes_baseline_rules() -> None:
     values = profile_target(con, TARGETS["shopify_orders"], BATCH)
 
     assert values["rows"] == 120
-    assert values["rows_vs_baseline"] is None and values["share_shift(currency)"] is None
+    assert values["rows_per_day_vs_baseline"] is None
+    assert values["share_shift(currency)"] is None
     result = gx.validate_profile(values, TARGETS["shopify_orders"].suite_path, parameters=PARAMS)
     assert result.success, gx.failures_markdown(result)
 
@@ -209,7 +228,8 @@ def test_baseline_is_the_most_recent_loads_before_the_run() -> None:
 
     values = profile_target(con, TARGETS["stripe_charges"], BATCH)
 
-    assert values["rows"] == 50 and values["rows_vs_baseline"] == pytest.approx(0.5)
+    # 12 earlier loads of 100 rows: the 10 latest make the baseline, 100 rows per load-day.
+    assert values["rows"] == 50 and values["rows_per_day_vs_baseline"] == pytest.approx(0.5)
 
 
 def test_a_check_launched_alone_profiles_the_latest_load() -> None:
@@ -218,7 +238,7 @@ def test_a_check_launched_alone_profiles_the_latest_load() -> None:
 
     values = profile_target(con, TARGETS["stripe_charges"], alone)
 
-    assert values["rows"] == 40 and values["rows_vs_baseline"] == pytest.approx(0.4)
+    assert values["rows"] == 40 and values["rows_per_day_vs_baseline"] == pytest.approx(0.4)
 
 
 SEGMENTS_SQL = """
