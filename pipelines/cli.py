@@ -123,8 +123,17 @@ def execute_refresh(start: date, end: date) -> bool:
         )
     if not result.success:
         failed = [ev for ev in result.all_events if ev.is_step_failure]
+        published = any(
+            e.asset_key == dg.AssetKey(["published", "segments_db"])
+            for e in result.get_asset_materialization_events()
+        )
         print(
-            f"run {result.run_id} FAILED; nothing was published (BI keeps the last good data).",
+            f"run {result.run_id} FAILED; "
+            + (
+                "segments.duckdb was published, a step after it failed."
+                if published
+                else "nothing was published (BI keeps the last good data)."
+            ),
             file=sys.stderr,
         )
         for ev in failed:

@@ -28,7 +28,6 @@ import yaml
 from pipelines.defs.ingest.loader import FileResult, get_spec, load_source
 from pipelines.defs.ingest.spec import IngestError
 from pipelines.defs.quality.reconciliation import file_row_mismatches
-from pipelines.defs.quality.window import RunWindow
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "bad"
 CASES: dict[str, dict[str, Any]] = yaml.safe_load((CORPUS / "cases.yml").read_text("utf-8"))
@@ -187,7 +186,7 @@ def check_case(run: CaseRun, expected_files: dict[str, dict[str, Any]]) -> None:
         run.query("SELECT 1")
         assert run.con is not None
         table = get_spec(source).table
-        _, mismatches = file_row_mismatches(run.con, table, source, RunWindow(None, None))
+        _, mismatches = file_row_mismatches(run.con, table, source)
         assert mismatches == [], mismatches
 
 

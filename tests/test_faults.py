@@ -140,6 +140,10 @@ class Scenario:
     gx_succeeded: bool | None = None
     gx_stderr: str = ""
     gx_sha: tuple[str, str] = ("", "")
+    # `segments export` of one segment before the failed run, and after it with the build
+    # database moved away: what it serves must be the published data.
+    export_before: str = ""
+    export_after: str = ""
     reader: list[dict] = field(default_factory=list)
 
     @property
@@ -231,6 +235,16 @@ def land_negative_total(landing: Path) -> None:
     (landing / "shopify" / "late_adjustment.csv").write_text(out.getvalue(), encoding="utf-8")
 
 
+def export_args(warehouse: Path) -> list[str]:
+    """`segments export` arguments for the largest segment of the published exports."""
+    with open(warehouse / "exports" / "current" / "index.csv", newline="", encoding="utf-8") as fh:
+        family, segment = max(
+            ((r["segment_family"], r["segment"], int(r["rows"])) for r in csv.DictReader(fh)),
+            key=lambda r: r[2],
+        )[:2]
+    return ["export", "--segment", segment, "--family", family, "--include-no-consent"]
+
+
 @contextlib.contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
@@ -277,12 +291,24 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
             assert main(RUN) == 0, "the run after the kills failed"
             sc.rerun = published_state(sc.published)
 
+            export = export_args(sc.warehouse)
+            assert main([*export, "--output", str(sc.root / "before.csv")]) == 0
+            sc.export_before = (sc.root / "before.csv").read_text(encoding="utf-8")
+
             land_negative_total(landing)
             before = sha256(sc.published)
             stderr = io.StringIO()
             with contextlib.redirect_stderr(stderr):
                 sc.gx_succeeded = execute_refresh(END, END)
             sc.gx_stderr, sc.gx_sha = stderr.getvalue(), (before, sha256(sc.published))
+
+            build, away = sc.warehouse / "build.duckdb", sc.root / "build.duckdb.away"
+            build.rename(away)
+            try:
+                assert main([*export, "--output", str(sc.root / "after.csv")]) == 0
+            finally:
+                away.rename(build)
+            sc.export_after = (sc.root / "after.csv").read_text(encoding="utf-8")
     finally:
         stop.touch()
         reader.wait(timeout=60)
@@ -334,6 +360,14 @@ def test_failing_critical_expectation_keeps_the_published_checksum(scenario: Sce
     assert after == before
     assert "nothing was published" in scenario.gx_stderr
     assert "raw/shopify_orders: gx_critical" in scenario.gx_stderr
+
+
+def test_export_after_a_failed_gate_serves_the_published_data(scenario: Scenario) -> None:
+    # The run failed its gate; exports read the published files, not build.duckdb (which was
+    # even moved away for the second export).
+    assert scenario.gx_succeeded is False
+    assert scenario.export_before.count("\n") > 1
+    assert scenario.export_after == scenario.export_before
 
 
 def test_bi_reader_never_sees_an_error_or_a_half_written_table(scenario: Scenario) -> None:

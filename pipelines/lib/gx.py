@@ -1,19 +1,21 @@
-"""Great Expectations 1.x runner: validate a pandas DataFrame against a suite stored as JSON.
+"""Great Expectations 1.x runner: validate a small pandas frame against a suite stored as JSON.
 
-Why DataFrames: GX's SQL datasource returns wrong results on DuckDB (through duckdb-engine), so
-callers read the rows to validate with DuckDB (`con.execute(sql, params).df()`) and hand the
-frame to `validate_dataframe`.
+The product validates **aggregate profiles** (`validate_profile`): DuckDB computes the
+metrics a suite names (`pipelines/lib/profile.py`) and GX checks the one-row frame of their
+values, so no table rows ever reach pandas. (GX's SQL datasource was not used: it returned
+wrong results on DuckDB through duckdb-engine, and a one-row frame needs no SQL engine.)
+`validate_dataframe` validates any frame and is what `validate_profile` builds on.
 
 Suites are the JSON files in `expectations/`, in GX 1.x's own format, editable by hand. Every
 expectation carries GX's `severity`: `critical` expectations gate the publish (blocking asset
 checks), `warning` and `info` ones are reported without blocking. A suite is validated once and
-its result split by severity, so the blocking and the warning check share one pass over the rows.
+its result split by severity, so the blocking and the warning check share one validation.
 
 Cost: importing great_expectations takes ~5 s (it pulls scipy, altair, sqlalchemy), so it is
 imported lazily, on the first validation of a process, never when the code location loads.
 After that one ephemeral context serves the whole process and suites are parsed once per file
-version. A validation then costs ~7 ms per expectation (GX's Python bookkeeping) plus ~1 µs per
-row and expectation: 0.1-0.3 s for a day of one raw table.
+version. A validation then costs ~7 ms per expectation (GX's Python bookkeeping): 0.1-0.3 s
+per suite on a one-row profile.
 """
 
 from __future__ import annotations
@@ -21,11 +23,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cache
@@ -43,18 +44,7 @@ EXAMPLES_KEPT = 5  # unexpected example values kept per failed expectation
 EXAMPLE_MAX_CHARS = 60
 MASK = "***"
 
-# Expectation types whose verdict does not change when the frame holds only the columns the
-# suite names (plus any others): the runner may then read just those columns from DuckDB.
-# Anything table-level that looks at *all* columns (exact column sets, column counts, ordered
-# column lists) is absent on purpose: a suite that uses one gets every column.
-_PROJECTION_SAFE_TABLE_TYPES = frozenset(
-    {
-        "expect_table_row_count_to_be_between",
-        "expect_table_row_count_to_equal",
-    }
-)
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
-_COLUMN_LIST_KWARGS = ("column_list", "column_set")
 
 
 class SuiteFileError(ValueError):
@@ -80,6 +70,9 @@ class FailedExpectation:
     examples: tuple[tuple[str, int], ...] = ()
     observed_value: str | None = None  # what an aggregate rule saw (e.g. a max, a column list)
     error: str | None = None  # GX could not evaluate the rule (e.g. a column is missing)
+    expected: str | None = None  # the bounds or set the rule asked for, as the suite wrote it
+    action: str | None = None  # what to do about a failure: the suite's `meta.action`
+    min_rows: int | None = None  # profile rules: judged only on batches this large (meta)
 
     @property
     def blocking(self) -> bool:
@@ -96,9 +89,11 @@ class SuiteResult:
     evaluated: int  # expectations evaluated
     failed: tuple[FailedExpectation, ...] = ()
     seconds: float = 0.0  # time spent inside GX
-    batches: int = 1
     severities: tuple[str, ...] = SEVERITIES  # which expectations this result speaks for
     evaluated_by_severity: Mapping[str, int] = field(default_factory=dict)
+    # True when the validated frame was an aggregate profile (one row of metrics, see
+    # pipelines/lib/profile.py) rather than the table's rows: failures show metric values.
+    profile: bool = False
 
     @property
     def success(self) -> bool:
@@ -153,35 +148,32 @@ def suite_severities(suite_path: os.PathLike | str) -> frozenset[str]:
     return frozenset(e.get("severity", BLOCKING_SEVERITY) for e in data["expectations"])
 
 
-def suite_columns(suite_path: os.PathLike | str, table_columns: Iterable[str]) -> list[str] | None:
-    """The columns of `table_columns` the suite needs, or None when it needs all of them.
+def suite_metrics(suite_path: os.PathLike | str) -> list[str]:
+    """The metrics a profile suite names (the `column` kwarg of each expectation), in order.
 
-    Lets the caller read only those columns from DuckDB. Column names inside a `row_condition`
-    are found by matching the condition's words against the table's columns (over-including a
-    column is harmless; missing one would not be).
+    Raises SuiteFileError naming the file when one is not a metric of
+    pipelines/lib/profile.py, so a typo stops the code location load, not a run.
     """
-    data = read_suite_json(suite_path)
-    table_columns = list(table_columns)
-    known = set(table_columns)
-    needed: set[str] = set()
-    for exp in data["expectations"]:
-        kwargs = exp.get("kwargs", {})
-        exp_type = exp.get("type", "")
-        if exp_type == "expect_table_columns_to_match_set" and not kwargs.get("exact_match", True):
-            needed.update(kwargs.get("column_set", []))
-        elif exp_type.startswith("expect_table_") and exp_type not in _PROJECTION_SAFE_TABLE_TYPES:
-            return None
-        for key in _COLUMN_KWARGS:
-            if isinstance(kwargs.get(key), str):
-                needed.add(kwargs[key])
-        for key in _COLUMN_LIST_KWARGS:
-            if isinstance(kwargs.get(key), list):
-                needed.update(kwargs[key])
-        if isinstance(kwargs.get("row_condition"), str):
-            needed.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", kwargs["row_condition"]))
-    # Keep the table's column order; a needed column the table lacks is left out so the
-    # schema expectation (not a SQL error) reports it.
-    return [c for c in table_columns if c in needed and c in known]
+    from pipelines.lib.profile import MetricError, parse_metric
+
+    path = Path(suite_path)
+    metrics: list[str] = []
+    for i, exp in enumerate(read_suite_json(path)["expectations"]):
+        column = exp.get("kwargs", {}).get("column")
+        if not isinstance(column, str):
+            raise SuiteFileError(
+                f"expectation suite {path}, expectation #{i + 1} ({exp.get('type')}): a profile "
+                "suite validates metrics, so every expectation needs a `column` naming one "
+                '(e.g. "null_share(email)"); see expectations/README.md.'
+            )
+        try:
+            parse_metric(column)
+        except MetricError as exc:
+            raise SuiteFileError(
+                f"expectation suite {path}, expectation #{i + 1} ({exp.get('type')}): {exc}"
+            ) from exc
+        metrics.append(column)
+    return list(dict.fromkeys(metrics))
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,6 +290,42 @@ def validate_dataframe(
     )
 
 
+def validate_profile(
+    values: Mapping[str, Any],
+    suite_path: os.PathLike | str,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+) -> SuiteResult:
+    """Validate an aggregate profile (metric → value, `pipelines/lib/profile.py`) against a
+    profile suite. GX sees a one-row frame, so every failure's observed value is the metric's
+    value; `rows` of the result is the batch's row count (the `rows` metric, if computed).
+
+    An expectation with `"meta": {"min_rows": n}` is not judged on a batch of fewer than n
+    rows (a share over three rows says nothing): its failure is dropped.
+    """
+    from pipelines.lib.profile import profile_frame
+
+    result = validate_dataframe(profile_frame(values), suite_path, parameters=parameters)
+    rows = values.get("rows")
+    n_rows = int(rows) if isinstance(rows, int) else 0
+    failed = tuple(
+        replace(
+            f,
+            observed_value=(
+                f.observed_value
+                if f.observed_value is not None
+                else (f.examples[0][0] if f.examples else _format_value(values.get(f.column)))
+            ),
+            examples=(),
+            unexpected_count=None,
+            element_count=None,
+        )
+        for f in result.failed
+        if not (f.min_rows and n_rows < f.min_rows)
+    )
+    return replace(result, failed=failed, rows=n_rows, profile=True)
+
+
 def _with_nanosecond_datetimes(df: pd.DataFrame) -> pd.DataFrame:
     """DuckDB hands TIMESTAMP/DATE columns over as datetime64[us]; GX compares those value by
     value but datetime64[ns] vectorised (measured: 0.77 s vs 0.03 s for one range rule on
@@ -312,53 +340,6 @@ def _with_nanosecond_datetimes(df: pd.DataFrame) -> pd.DataFrame:
             except (pd.errors.OutOfBoundsDatetime, OverflowError):
                 pass
     return df.assign(**converted) if converted else df
-
-
-def merge_results(results: Sequence[SuiteResult]) -> SuiteResult:
-    """One result for rows validated in several batches (e.g. chunks of a long backfill).
-
-    A rule failed if it failed in any batch; unexpected counts add up, examples are pooled.
-    Rules with `mostly` or aggregate rules (max, mean) are judged per batch.
-    """
-    if not results:
-        raise ValueError("merge_results needs at least one result")
-    if len(results) == 1:
-        return results[0]
-    merged: dict[tuple, FailedExpectation] = {}
-    for result in results:
-        for f in result.failed:
-            key = (f.expectation_type, f.column, f.severity, f.description)
-            prev = merged.get(key)
-            merged[key] = f if prev is None else _merge_failure(prev, f)
-    first = results[0]
-    return replace(
-        first,
-        rows=sum(r.rows for r in results),
-        failed=tuple(sorted(merged.values(), key=_failure_order)),
-        seconds=sum(r.seconds for r in results),
-        batches=sum(r.batches for r in results),
-    )
-
-
-def _merge_failure(a: FailedExpectation, b: FailedExpectation) -> FailedExpectation:
-    counts: dict[str, int] = dict(a.examples)
-    for value, n in b.examples:
-        counts[value] = counts.get(value, 0) + n
-    examples = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:EXAMPLES_KEPT]
-    return replace(
-        a,
-        unexpected_count=_add(a.unexpected_count, b.unexpected_count),
-        element_count=_add(a.element_count, b.element_count),
-        examples=tuple(examples),
-        observed_value=a.observed_value
-        if a.observed_value == b.observed_value or b.observed_value is None
-        else f"{a.observed_value}; {b.observed_value}",
-        error=a.error or b.error,
-    )
-
-
-def _add(a: int | None, b: int | None) -> int | None:
-    return None if a is None and b is None else (a or 0) + (b or 0)
 
 
 def _failure_order(f: FailedExpectation) -> tuple:
@@ -402,7 +383,39 @@ def _failed_expectation(
         examples=examples,
         observed_value=None if observed is None else _format_value(observed, mask, limit=200),
         error=_exception_message(exception_info),
+        expected=_expected_text(kwargs),
+        action=(config.meta or {}).get("action"),
+        min_rows=_int_or_none((config.meta or {}).get("min_rows")),
     )
+
+
+def _expected_text(kwargs: Mapping[str, Any]) -> str | None:
+    """The rule's bounds or set, in words: `between 0.2 and 5`, `<= 0`, `in {a, b}`."""
+
+    def show(v: Any) -> str:
+        if isinstance(v, Mapping) and "$PARAMETER" in v:
+            return f"${v['$PARAMETER']}"
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)  # GX hands bounds back as floats: show 0, not 0.0
+        return _format_value(v, limit=80)
+
+    lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
+    lo_op = ">" if kwargs.get("strict_min") else ">="
+    hi_op = "<" if kwargs.get("strict_max") else "<="
+    if lo is not None and hi is not None:
+        return f"{lo_op} {show(lo)} and {hi_op} {show(hi)}"
+    if lo is not None:
+        return f"{lo_op} {show(lo)}"
+    if hi is not None:
+        return f"{hi_op} {show(hi)}"
+    if "value_set" in kwargs:
+        values = kwargs["value_set"]
+        if isinstance(values, list):
+            return "one of " + ", ".join(show(v) for v in values[:12])
+        return f"one of {show(values)}"
+    if "value" in kwargs:
+        return f"= {show(kwargs['value'])}"
+    return None
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -452,8 +465,38 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _profile_markdown(result: SuiteResult) -> str:
+    if not result.failed:
+        return f"All {result.evaluated} expectations passed on the profile of {result.rows:,} rows."
+    lines = [
+        "| severity | expectation | metric | observed | expected | what to do |",
+        "| --- | --- | --- | ---: | --- | --- |",
+    ]
+    for f in result.failed:
+        rule = f"`{f.expectation_type}`" + (
+            f"<br>{_md_cell(f.description)}" if f.description else ""
+        )
+        observed = f"error: {f.error}" if f.error else (f.observed_value or "null")
+        action = f.action or DEFAULT_ACTION
+        lines.append(
+            f"| {f.severity} | {rule} | `{_md_cell(f.column or '(table)')}` | "
+            f"{_md_cell(observed)} | {_md_cell(f.expected or '')} | {_md_cell(action)} |"
+        )
+    return "\n".join(lines)
+
+
+DEFAULT_ACTION = (
+    "Look at the files loaded in this run (meta.load_manifest, loaded_at = the run's start): "
+    "a changed export format or a partial file is the usual cause. Fix and re-drop the file, "
+    "or widen the bound in the suite if the change is real."
+)
+
+
 def failures_markdown(result: SuiteResult) -> str:
-    """Markdown table of the failed expectations: rule, column, failing rows, examples."""
+    """Markdown table of the failed expectations: rule, column, failing rows, examples (for a
+    profile: metric, observed value, expected bounds, what to do)."""
+    if result.profile:
+        return _profile_markdown(result)
     if not result.failed:
         return f"All {result.evaluated} expectations passed on {result.rows:,} rows."
     lines = [
@@ -483,6 +526,17 @@ def summary_line(result: SuiteResult) -> str:
     """One sentence for the check's description in the UI."""
     if result.success:
         return f"{result.evaluated} expectations passed on {result.rows:,} rows."
+    if result.profile:
+        worst = "; ".join(
+            f"{f.expectation_type}({f.column}): observed {f.observed_value}, expected "
+            f"{f.expected or '?'}"
+            for f in result.failed[:3]
+        )
+        more = f" and {len(result.failed) - 3} more" if len(result.failed) > 3 else ""
+        return (
+            f"{len(result.failed)} of {result.evaluated} expectations failed on the profile of "
+            f"{result.rows:,} rows: {worst}{more}."
+        )
     worst = ", ".join(
         f"{f.expectation_type}({f.column or 'table'})"
         + (f": {f.unexpected_count:,} rows" if f.unexpected_count else "")
@@ -504,5 +558,4 @@ def result_metadata(result: SuiteResult) -> dict[str, dg.MetadataValue]:
         "expectations_failed": dg.MetadataValue.int(len(result.failed)),
         "failed_expectations": dg.MetadataValue.md(failures_markdown(result)),
         "gx_seconds": dg.MetadataValue.float(round(result.seconds, 3)),
-        "gx_batches": dg.MetadataValue.int(result.batches),
     }

@@ -147,21 +147,65 @@ def test_result_metadata_renders_markdown_for_dagster(orders_suite: Path) -> Non
     )
 
 
-def test_merge_results_adds_counts_across_batches(orders_suite: Path) -> None:
-    first = gx.validate_dataframe(
-        good_orders().assign(currency=["XXX", "EUR", "EUR"]), orders_suite, parameters=PARAMS
+def test_profile_failure_names_metric_observed_value_bound_and_action(tmp_path: Path) -> None:
+    suite = write_suite(
+        tmp_path / "profile.json",
+        [
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "null_share(email)", "max_value": 0.5},
+                "severity": "critical",
+                "meta": {"action": "Fix the export's column mapping."},
+            },
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "rows_vs_baseline", "min_value": 0.2, "max_value": 5},
+                "severity": "warning",
+            },
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "share_shift(currency)", "max_value": 0.2},
+                "severity": "warning",
+                "meta": {"min_rows": 100},
+            },
+        ],
     )
-    second = gx.validate_dataframe(
-        good_orders().assign(currency=["XXX", "YYY", "EUR"]), orders_suite, parameters=PARAMS
+    values = {"rows": 40, "null_share(email)": 0.9, "rows_vs_baseline": None}
+    values["share_shift(currency)"] = 0.7  # 40 rows: below min_rows, not judged
+
+    result = gx.validate_profile(values, suite)
+
+    assert result.profile and result.rows == 40 and result.evaluated == 3
+    (failure,) = result.failed
+    assert failure.column == "null_share(email)" and failure.observed_value == "0.9"
+    assert failure.expected == "<= 0.5" and failure.blocking
+    markdown = gx.failures_markdown(result)
+    assert "| `null_share(email)` | 0.9 | <= 0.5 | Fix the export's column mapping. |" in markdown
+    assert "observed 0.9, expected <= 0.5" in gx.summary_line(result.only("critical"))
+    # No baseline yet: the null ratio passes; the GX metadata names the suite and counts.
+    metadata = gx.result_metadata(result)
+    assert metadata["expectations_failed"].value == 1
+
+
+def test_suite_metrics_lists_the_metrics_and_rejects_unknown_ones(tmp_path: Path) -> None:
+    good = write_suite(
+        tmp_path / "good.json",
+        [
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "rows"}},
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "duplicates(order_name, line)", "max_value": 0},
+            },
+        ],
     )
-    clean = gx.validate_dataframe(good_orders(), orders_suite, parameters=PARAMS)
+    bad = write_suite(
+        tmp_path / "bad.json",
+        [{"type": "expect_column_values_to_be_between", "kwargs": {"column": "nul_share(x)"}}],
+    )
 
-    merged = gx.merge_results([first, second, clean])
-
-    assert merged.rows == 9 and merged.batches == 3
-    (currency,) = merged.failed
-    assert currency.unexpected_count == 3 and currency.element_count == 6
-    assert currency.examples == (("XXX", 2), ("YYY", 1))
+    assert gx.suite_metrics(good) == ["rows", "duplicates(order_name, line)"]
+    with pytest.raises(gx.SuiteFileError, match=r"bad.json, expectation #1.*'nul_share\(x\)'"):
+        gx.suite_metrics(bad)
 
 
 def test_suite_is_cached_until_the_file_changes(orders_suite: Path) -> None:
@@ -174,40 +218,6 @@ def test_suite_is_cached_until_the_file_changes(orders_suite: Path) -> None:
     os.utime(orders_suite, ns=(1, 1))  # a different mtime, as an edit would give
 
     assert len(gx.load_suite(orders_suite).expectations) == 1
-
-
-def test_suite_columns_projects_unless_a_rule_needs_every_column(tmp_path: Path) -> None:
-    table = ["a", "b", "c", "d", "email", "anon"]
-    projected = write_suite(
-        tmp_path / "p.json",
-        [
-            {
-                "type": "expect_table_columns_to_match_set",
-                "kwargs": {"column_set": ["a", "zz"], "exact_match": False},
-            },
-            {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["b", "c"]}},
-            {
-                "type": "expect_column_values_to_not_be_null",
-                "kwargs": {
-                    "column": "anon",
-                    "row_condition": "email.isnull()",
-                    "condition_parser": "pandas",
-                },
-            },
-        ],
-    )
-    exact = write_suite(
-        tmp_path / "e.json",
-        [
-            {
-                "type": "expect_table_columns_to_match_set",
-                "kwargs": {"column_set": ["a"], "exact_match": True},
-            },
-        ],
-    )
-
-    assert gx.suite_columns(projected, table) == ["a", "b", "c", "email", "anon"]
-    assert gx.suite_columns(exact, table) is None
 
 
 def test_bad_suite_file_names_the_file(tmp_path: Path) -> None:

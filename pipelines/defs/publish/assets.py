@@ -1,34 +1,42 @@
-"""The publish step of write-audit-publish, as a Dagster asset.
+"""The publish side of write-audit-publish, as four Dagster assets.
 
-One asset, so that every publish refreshes everything downstream users read, together:
-the DuckDB file and its Parquet copy (the critical part: any error leaves the previous
-publish in place), then the per-segment CSV exports and the HTML report. The last two run
-after the swap; if one of them fails, the asset still records the publish and reports the
-failure through its `exports_and_report_written` check (WARN), rather than pretending that
-nothing was published.
+    published/segments_db ──▶ published/parquet
+            │            └──▶ published/segment_exports
+            └───────────────▶ published/report
+
+`published/segments_db` is the gate: it runs only after every upstream model and blocking
+check of the run succeeded, and publishes the BI file `segments.duckdb` together with its
+private companion `audited.duckdb` (audited.py). The other three are separate assets that
+read those published files, never the build database, so what they serve is always audited
+data; each can fail, be retried or be re-materialised alone without touching the others.
 """
 
 import json
-import traceback
 
 import dagster as dg
 
 from pipelines import settings as _settings
+from pipelines.defs.publish.audited import publish_with_audited
+from pipelines.defs.publish.contract_doc import load_dbt_column_descriptions
 from pipelines.defs.publish.exports import refresh_exports
-from pipelines.defs.publish.publish import PUBLISHED_TABLES, publish
+from pipelines.defs.publish.parquet import refresh_parquet
+from pipelines.defs.publish.publish import PUBLISHED_TABLES, PublishResult
 from pipelines.defs.publish.quality import checks_of_run
 from pipelines.defs.publish.report import segment_sizes_markdown, write_report
-from pipelines.defs.publish.schema import load_dbt_column_descriptions
 from pipelines.defs.quality.checks import PUBLISH_GATE_KEYS
 from pipelines.defs.warehouse.project import dbt_project, ensure_manifest
 
-# Read by the exports and the report (not published): depend on them for lineage.
+PUBLISHED_KEY = dg.AssetKey(["published", "segments_db"])
+PARQUET_KEY = dg.AssetKey(["published", "parquet"])
+EXPORTS_KEY = dg.AssetKey(["published", "segment_exports"])
+REPORT_KEY = dg.AssetKey(["published", "report"])
+
+# Published into audited.duckdb for the exports and the report: depend on them for lineage.
 EXTRA_SOURCES = ("marts.customer_facts", "marts.dim_customers", "marts.fct_transactions")
-FOLLOW_UP_CHECK = "exports_and_report_written"
 
 
 def _mart_keys() -> list[dg.AssetKey]:
-    """Asset keys of the dbt models the published file copies (those the project defines)."""
+    """Asset keys of the dbt models the published files copy (those the project defines)."""
     manifest = json.loads(ensure_manifest().read_text())
     defined = {
         (node["config"].get("schema"), node["name"])
@@ -47,101 +55,140 @@ def _mart_keys() -> list[dg.AssetKey]:
     return keys
 
 
+def _changes_markdown(result: PublishResult) -> str:
+    lines = ["| table | rows | this publish |", "| --- | ---: | --- |"]
+    for name, change in result.changes.items():
+        rows = result.row_counts.get(name)
+        lines.append(f"| {name} | {'' if rows is None else f'{rows:,}'} | {change} |")
+    return "\n".join(lines)
+
+
 @dg.asset(
-    key=["published", "segments_db"],
+    key=PUBLISHED_KEY,
     deps=_mart_keys(),
     # `dagster asset materialize --partition-range` needs single-run on every selected asset.
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="publish",
-    kinds={"duckdb", "parquet", "csv", "html"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            FOLLOW_UP_CHECK,
-            asset=dg.AssetKey(["published", "segments_db"]),
-            description="The segment exports and the HTML report were rewritten after the publish.",
-        )
-    ],
+    kinds={"duckdb"},
 )
 def published_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """The read-only DuckDB file BI tools open: `$SEGMENTS_WAREHOUSE_DIR/segments.duckdb`.
+    """The read-only DuckDB file BI tools open: `$SEGMENTS_WAREHOUSE_DIR/segments.duckdb`
+    (and `audited.duckdb` beside it, PII for exports and the report's inputs; not for BI).
 
     Grain: one table per published mart (docs/published_schema.md), columns commented from
     the dbt YAML; raw PII only with `SEGMENTS_PUBLISH_PII=true`. Runs only after every
-    upstream model and blocking check of the run succeeded (write-audit-publish). Builds a new
-    file, checkpoints and closes it, then swaps it in with `os.replace`; the same tables go
-    to `parquet/current/` (swapped as a set). Then rewrites `exports/current/` (one CSV per
-    segment, consenting customers) and `report.html`.
+    upstream model and blocking check of the run succeeded (write-audit-publish).
+    Incremental: starts from a copy of the current file and rewrites only tables (or as-of
+    dates of history tables) whose content changed; checkpoints, closes, `os.replace`.
     """
     cfg = _settings.load()
-    result = publish(
+    result, audited = publish_with_audited(
         cfg.build_db,
         cfg.published_db,
         include_pii=cfg.include_pii,
-        parquet_dir=cfg.parquet_dir,
         column_descriptions=load_dbt_column_descriptions(dbt_project.manifest_path),
     )
     context.log.info(
-        f"published {result.path} ({result.bytes:,} bytes), Parquet {result.parquet_dir}"
+        f"published {result.path} ({result.bytes:,} bytes, {result.mode}, "
+        f"{result.seconds:.2f} s) and {audited.path} ({audited.mode}, {audited.seconds:.2f} s)"
     )
     if result.skipped:
         context.log.info(f"not built yet, so not published: {', '.join(result.skipped)}")
-
-    table_md = "| table | rows |\n| --- | ---: |\n" + "\n".join(
-        f"| {name} | {rows:,} |" for name, rows in result.row_counts.items()
-    )
     metadata: dict[str, object] = {
         "path": dg.MetadataValue.path(str(result.path)),
         "bytes": result.bytes,
-        "tables": dg.MetadataValue.md(table_md),
+        "mode": result.mode,
+        "publish_seconds": round(result.seconds, 3),
+        "tables": dg.MetadataValue.md(_changes_markdown(result)),
         **{f"rows_{name}": rows for name, rows in result.row_counts.items()},
         "segment_sizes": dg.MetadataValue.md(
             segment_sizes_markdown(result.path, cfg.reporting_currency)
         ),
-        "parquet": dg.MetadataValue.path(str(result.parquet_dir)),
+        "audited_file": dg.MetadataValue.path(str(audited.path)),
+        "audited_tables": dg.MetadataValue.md(_changes_markdown(audited)),
+        "audited_seconds": round(audited.seconds, 3),
         "pii_published": cfg.include_pii,
     }
     if result.skipped:
         metadata["not_built_yet"] = ", ".join(result.skipped)
+    return dg.MaterializeResult(metadata=metadata)
 
-    errors: list[str] = []
-    try:
-        exports = refresh_exports(cfg.build_db, cfg.exports_dir, cfg.reporting_currency)
-        metadata["exports"] = dg.MetadataValue.path(str(cfg.exports_dir / "current"))
-        metadata["export_files"] = len(exports.files)
-        metadata["export_rows"] = sum(n for _, _, n in exports.files)
-    except Exception:  # the publish itself is done; say what failed instead of hiding it
-        errors.append(f"exports: {traceback.format_exc(limit=3)}")
-        context.log.error(errors[-1])
-    try:
-        checks = checks_of_run(context.instance, context.run_id)
-        report = write_report(
-            cfg.build_db,
-            result.path,
-            cfg.report_path,
-            currency=cfg.reporting_currency,
-            checks=checks,
-        )
-        metadata["report"] = dg.MetadataValue.path(str(report.path))
-        metadata["as_of_date"] = report.as_of.isoformat()
-        if report.missing:
-            metadata["report_sections_not_available"] = dg.MetadataValue.md(
-                "\n".join(f"- {section}: {why}" for section, why in report.missing.items())
-            )
-    except Exception:
-        errors.append(f"report: {traceback.format_exc(limit=3)}")
-        context.log.error(errors[-1])
 
+@dg.asset(
+    key=PARQUET_KEY,
+    deps=[PUBLISHED_KEY],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="publish",
+    kinds={"parquet"},
+)
+def published_parquet(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Every table of the published file as Parquet in `$SEGMENTS_WAREHOUSE_DIR/parquet/
+    current/`, swapped in as one version; tables unchanged since the last version are
+    hard-linked, not rewritten. Reads the published file only."""
+    cfg = _settings.load()
+    result = refresh_parquet(cfg.published_db, cfg.parquet_dir)
+    context.log.info(
+        f"Parquet {result.folder}: wrote {', '.join(result.written) or 'nothing'}; "
+        f"reused {', '.join(result.reused) or 'nothing'}"
+    )
     return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=FOLLOW_UP_CHECK,
-                passed=not errors,
-                severity=dg.AssetCheckSeverity.WARN,
-                description="\n\n".join(errors) or "exports and report rewritten",
-            )
-        ],
+        metadata={
+            "folder": dg.MetadataValue.path(str(result.folder)),
+            "tables_written": len(result.written),
+            "tables_reused": len(result.reused),
+            "written": ", ".join(result.written) or "none",
+        }
     )
 
 
-assets = [published_segments]
+@dg.asset(
+    key=EXPORTS_KEY,
+    deps=[PUBLISHED_KEY],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="publish",
+    kinds={"csv"},
+)
+def segment_exports(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """One CSV per segment of every family (consenting members) in `exports/current/`,
+    swapped in as a set, from the published files (audited.py)."""
+    cfg = _settings.load()
+    exports = refresh_exports(cfg.published_db, cfg.exports_dir, cfg.reporting_currency)
+    return dg.MaterializeResult(
+        metadata={
+            "exports": dg.MetadataValue.path(str(cfg.exports_dir / "current")),
+            "export_files": len(exports.files),
+            "export_rows": sum(n for _, _, n in exports.files),
+            "as_of_date": exports.as_of.isoformat(),
+        }
+    )
+
+
+@dg.asset(
+    key=REPORT_KEY,
+    deps=[PUBLISHED_KEY],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="publish",
+    kinds={"html"},
+)
+def segment_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """`$SEGMENTS_WAREHOUSE_DIR/report.html`, from the published files and this run's
+    check results."""
+    cfg = _settings.load()
+    report = write_report(
+        cfg.published_db,
+        cfg.report_path,
+        currency=cfg.reporting_currency,
+        checks=checks_of_run(context.instance, context.run_id),
+    )
+    metadata: dict[str, object] = {
+        "report": dg.MetadataValue.path(str(report.path)),
+        "as_of_date": report.as_of.isoformat(),
+    }
+    if report.missing:
+        metadata["report_sections_not_available"] = dg.MetadataValue.md(
+            "\n".join(f"- {section}: {why}" for section, why in report.missing.items())
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+assets = [published_segments, published_parquet, segment_exports, segment_report]

@@ -1,4 +1,9 @@
-"""`segments export` and `segments report`: the command bodies (pipelines/cli.py delegates)."""
+"""`segments export` and `segments report`: the command bodies (pipelines/cli.py delegates).
+
+Both read the published, audited files (segments.duckdb + audited.duckdb), never the build
+database: after a run whose checks failed they serve the last published data, and before the
+first publish they say that nothing is published yet.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ def export_command(args: argparse.Namespace) -> int:
     cfg = _settings.load()
     try:
         result = export_segment(
-            cfg.build_db,
+            cfg.published_db,
             args.segment,
             family=args.family,
             as_of=args.as_of,
@@ -45,7 +50,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """Rebuild the HTML report from the published file, the build db and the last run."""
+    """Rebuild the HTML report from the published files and the last run's checks."""
     from pipelines.defs.publish.quality import checks_of_last_run
     from pipelines.defs.publish.report import write_report
 
@@ -54,7 +59,6 @@ def report_command(args: argparse.Namespace) -> int:
     checks, note = checks_of_last_run(home)
     try:
         result = write_report(
-            cfg.build_db,
             cfg.published_db,
             Path(args.output).resolve() if args.output else cfg.report_path,
             currency=cfg.reporting_currency,

@@ -6,10 +6,12 @@ One CSV row per member customer with the fields a campaign tool merges into a me
     currency, favourite_category, segment_family, segment, suggested_action, as_of_date,
     has_marketing_consent
 
-Membership comes from the build database (every family: `customer_segments` for the latest
+Everything is read from the published, audited files (audited.py), never the build
+database: membership from `segments.duckdb` (every family: `customer_segments` for the latest
 as-of date, `segment_snapshots` or `rfm_segments` for earlier ones; dynamic segments from
-`dynamic_segment_members`); names, emails and phones from `marts.dim_customers`, never from
-the published BI file, which leaves PII out. Consent is the customer's *current* consent
+`dynamic_segment_members`); names, emails and phones from `marts.dim_customers` in
+`audited.duckdb` (the BI file leaves PII out). A run whose checks failed publishes neither,
+so exports keep serving the last audited data. Consent is the customer's *current* consent
 (`dim_customers.has_marketing_consent`), even for a past as-of date: someone who withdrew
 consent yesterday must not get today's campaign. Without consent a customer is left out
 unless the caller asks otherwise (`include_no_consent`).
@@ -39,7 +41,7 @@ from pipelines.defs.publish.membership import (
     latest_as_of,
     members_sql,
     membership_selects,
-    open_build,
+    open_published,
     resolve_segment,
 )
 from pipelines.defs.publish.versioned_dir import current_version, staged_version
@@ -170,7 +172,7 @@ def default_output(exports_dir: Path, segment: SegmentRef, as_of: date) -> Path:
 
 
 def export_segment(
-    build_db: Path,
+    published_db: Path,
     segment: str,
     *,
     family: str | None = None,
@@ -181,7 +183,7 @@ def export_segment(
     currency: str,
 ) -> ExportResult:
     """Write the members of one segment to a CSV (atomically: temp file, then rename)."""
-    with open_build(build_db) as con:
+    with open_published(published_db) as con:
         as_of = as_of or latest_as_of(con)
         ref = resolve_segment(con, segment, family, as_of)
         selects = {ref.family: membership_selects(con, as_of)[ref.family]}
@@ -219,10 +221,10 @@ def _file_names(segments: list[SegmentRef]) -> dict[SegmentRef, str]:
     return names
 
 
-def refresh_exports(build_db: Path, exports_dir: Path, currency: str) -> ExportSet:
+def refresh_exports(published_db: Path, exports_dir: Path, currency: str) -> ExportSet:
     """One CSV per segment of every family as of the latest as-of date, consenting members
     only, swapped in as a set at `exports_dir/current/`, with an `index.csv` listing them."""
-    with open_build(build_db) as con:
+    with open_published(published_db) as con:
         as_of = latest_as_of(con)
         selects = membership_selects(con, as_of)
         segments = available_segments(con, selects, as_of)

@@ -1,5 +1,9 @@
-"""Who is in a segment as of a date, read from the build database; and which segment a
-user means by a name.
+"""Who is in a segment as of a date, read from the published (audited) files; and which
+segment a user means by a name.
+
+Reads go through `audited.open_audited`: the SQL names tables as the build database does
+(`build.marts.customer_segments`), but they resolve to the published files, so a run whose
+gate failed never reaches an export.
 
 Membership per family: `customer_segments` for the latest as-of date, `segment_snapshots`
 (or dbt's per-date `rfm_segments` for RFM) for earlier ones, `dynamic_segment_members` for
@@ -9,7 +13,6 @@ and dates are bound parameters.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,8 +21,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.defs.publish.audited import open_audited
 from pipelines.defs.publish.families import DYNAMIC, FAMILIES, FAMILY_NAMES, slug
-from pipelines.lib.duck import DatabaseBusyError, sql_str
+from pipelines.lib.duck import sql_str
 
 # Where a family's labels live, in order of preference. customer_segments holds only the
 # latest as-of date; the history tables hold every as-of date a run computed.
@@ -42,25 +46,15 @@ class SegmentRef:
 
 
 @contextmanager
-def open_build(build_db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory session (for temp tables) with the build database attached read-only
-    as `build`. Clear errors when the file is missing or a pipeline run holds its lock."""
-    if not build_db.exists():
-        raise ExportError(f"{build_db} does not exist: run `segments run` first.")
-    con = duckdb.connect(":memory:")
+def open_published(published_db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory session (for temp tables) over the published files, with their tables
+    under build names in the `build` catalog (audited.open_audited). ExportError when
+    nothing is published yet."""
     try:
-        try:
-            con.execute(f"attach {sql_str(os.fspath(build_db))} as build (read_only)")
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
-            raise DatabaseBusyError(
-                f"{build_db} is locked by a running pipeline step (DuckDB allows one writer). "
-                f"Try again when the run has finished. DuckDB said: {exc}"
-            ) from exc
-        yield con
-    finally:
-        con.close()
+        with open_audited(published_db) as con:
+            yield con
+    except FileNotFoundError as exc:
+        raise ExportError(str(exc)) from exc
 
 
 def build_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
@@ -163,7 +157,7 @@ def resolve_segment(
     if family is not None:
         if family not in selects:
             raise ExportError(
-                f"segment family {family!r} has no data as of {as_of} in the build database "
+                f"segment family {family!r} has no data as of {as_of} in the published files "
                 "(its dbt model is not built yet, or that date has only RFM history)."
             )
         selects = {family: selects[family]}

@@ -1,10 +1,19 @@
-"""Write-audit-publish: copy the BI-facing tables into a fresh DuckDB file, then swap it in.
+"""Write-audit-publish: build the next published DuckDB file beside the current one, swap it in.
+
+Incremental, so a daily publish does not cost the whole warehouse: the new file starts as a
+file-level copy of the current published file; then only what changed is rewritten. A table
+whose content fingerprint (row count + sum of row hashes, computed in DuckDB over the build
+source and compared with what the last publish stored in `_publish.fingerprints`) is
+unchanged is left as it is; a history table (`history_key`, e.g. `as_of_date`) has only
+its new or changed as-of dates deleted and re-inserted; any other change replaces the table.
+Tables no longer published (e.g. PII switched off) are dropped. Without a previous file, or
+when the copy has more free than used blocks (fragmentation), the file is written fresh.
 
 The swap is `os.replace` of a fully written, checkpointed and closed file, so a BI reader
 either sees the previous publish or this one, never a half-written table; a reader that
-already has the old file open keeps its consistent view. The same tables are written as
-Parquet into a new version folder whose `current` symlink is swapped right after the file
-(see versioned_dir.py), so Parquet readers never mix two publishes either.
+already has the old file open keeps its consistent view. If anything fails before the swap,
+the published file is byte-for-byte what it was. Parquet, exports and the report are their
+own assets downstream (assets.py) and read the published file, never the build database.
 
 The published tables, their columns and types are a contract (docs/published_schema.md,
 guarded by tests/defs/publish/test_schema_contract.py). Raw PII stays in the build
@@ -14,16 +23,16 @@ database unless `SEGMENTS_PUBLISH_PII=true`; `customer_key` is the join key.
 from __future__ import annotations
 
 import os
+import shutil
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from pipelines.defs.publish.parquet import write_parquet_set
-from pipelines.defs.publish.schema import DocTable, load_schema_doc
-from pipelines.defs.publish.versioned_dir import current_version, staged_version
+from pipelines.defs.publish.contract_doc import DocTable, load_schema_doc
 from pipelines.lib.duck import quote_ident, sql_str
 
 
@@ -37,6 +46,16 @@ class PublishedTable:
     required: bool = True  # False: skipped while the dbt model does not exist yet
     columns: tuple[str, ...] | None = None  # None: every column of the source, in its order
     pii: bool = False  # published only when SEGMENTS_PUBLISH_PII=true
+    # A column whose values partition the table into independent slices (as-of dates of a
+    # history table): an incremental publish rewrites only the slices that changed.
+    history_key: str | None = None
+    # Only the rows this SQL predicate keeps (our own constant text, never user input).
+    where: str | None = None
+    schema: str = "main"  # the schema of the table in the published file
+
+    @property
+    def target(self) -> str:
+        return f"{self.schema}.{self.name}"
 
 
 # The BI contract: names here are what dashboards are built on (docs/published_schema.md).
@@ -51,6 +70,7 @@ PUBLISHED_TABLES: tuple[PublishedTable, ...] = (
         "rfm_score_cutoffs",
         "marts.rfm_score_cutoffs",
         "One row per as-of date, RFM dimension and score: the value range the score covered.",
+        history_key="as_of_date",
     ),
     PublishedTable(
         "rfm_segment_definitions",
@@ -63,6 +83,7 @@ PUBLISHED_TABLES: tuple[PublishedTable, ...] = (
         "marts.segment_profiles",
         "One row per segment per as-of date: size, revenue, averages.",
         required=False,
+        history_key="as_of_date",
     ),
     PublishedTable(
         "segment_transitions",
@@ -75,12 +96,14 @@ PUBLISHED_TABLES: tuple[PublishedTable, ...] = (
         "marts.segment_snapshots",
         "One row per customer per as-of date: the segment labels they had then.",
         required=False,
+        history_key="as_of_date",
     ),
     PublishedTable(
         "dynamic_segment_members",
         "marts.dynamic_segment_members",
         "One row per as-of date, analyst-defined segment and member customer.",
         required=False,
+        history_key="as_of_date",
     ),
     PublishedTable(
         "customer_contacts",
@@ -140,19 +163,31 @@ class PublishResult:
     bytes: int
     parquet_dir: Path | None = None  # the version folder `parquet/current` now points at
     skipped: tuple[str, ...] = field(default=())  # optional tables the build has no source for
+    mode: str = "full"  # full: written fresh | incremental: previous file + changes
+    # table → what this publish did to it: new | replaced | unchanged | N of M dates | dropped
+    changes: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _catalog_columns(
+    con: duckdb.DuckDBPyConnection, catalog: str
+) -> dict[str, list[tuple[str, str]]]:
+    """`schema.table` → [(column, type)] in order, for every table and view of `catalog`."""
+    rows = con.execute(
+        "select table_schema || '.' || table_name, column_name, data_type "
+        "from information_schema.columns where table_catalog = ? "
+        "order by table_schema, table_name, ordinal_position",
+        [catalog],
+    ).fetchall()
+    columns: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type in rows:
+        columns.setdefault(table, []).append((column, data_type))
+    return columns
 
 
 def _source_columns(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, list[str]]:
     """`schema.table` → column names in order, for every table and view of `catalog`."""
-    rows = con.execute(
-        "select table_schema || '.' || table_name, column_name from information_schema.columns "
-        "where table_catalog = ? order by table_schema, table_name, ordinal_position",
-        [catalog],
-    ).fetchall()
-    columns: dict[str, list[str]] = {}
-    for table, column in rows:
-        columns.setdefault(table, []).append(column)
-    return columns
+    return {t: [c for c, _ in cols] for t, cols in _catalog_columns(con, catalog).items()}
 
 
 def select_columns(table: PublishedTable, available: list[str], include_pii: bool) -> list[str]:
@@ -189,6 +224,146 @@ def _column_comments(
     return {**{k: v for k, v in from_doc.items() if v and v != "—"}, **from_dbt}
 
 
+def _fingerprints(
+    con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str], key: str | None
+) -> dict[str | None, tuple[int, str]]:
+    """{slice: (rows, sum of row hashes)}: one slice (None) per table, or one per value of
+    `key` (as text). Equal fingerprints mean equal content with overwhelming probability;
+    one aggregate scan, far cheaper than rewriting the table. Sums of hashes add up, so a
+    table's fingerprint is the sum of its slices'."""
+    cols = ", ".join(quote_ident(c) for c in columns)
+    digest = f"count(*), sum(hash({cols})::HUGEINT)::VARCHAR"
+    if key is None:
+        n, h = con.execute(f"select {digest} from {relation}").fetchone()
+        return {None: (n, h or "0")}
+    return {
+        k: (n, h or "0")
+        for k, n, h in con.execute(
+            f"select {quote_ident(key)}::VARCHAR, {digest} from {relation} group by 1"
+        ).fetchall()
+    }
+
+
+# Fingerprints of what a publish wrote, stored in the published file itself (schema
+# `_publish`, outside the BI tables in `main`): the next publish compares the build with
+# them instead of re-hashing the published tables, and the Parquet asset reuses them.
+FINGERPRINTS = "_publish.fingerprints"
+
+
+def stored_fingerprints(
+    con: duckdb.DuckDBPyConnection, catalog: str
+) -> dict[str, tuple[str, dict[str | None, tuple[int, str]]]]:
+    """table → (column signature, {slice: (rows, digest)}) as the last publish stored them;
+    empty when the file has none (written by an older version)."""
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where database_name = ? "
+        "and schema_name = '_publish' and table_name = 'fingerprints'",
+        [catalog],
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    out: dict[str, tuple[str, dict[str | None, tuple[int, str]]]] = {}
+    for table, signature, piece, rows, digest in con.execute(
+        f"select table_name, signature, slice, rows, digest from {catalog}.{FINGERPRINTS}"
+    ).fetchall():
+        out.setdefault(table, (signature, {}))[1][piece] = (rows, digest)
+    return out
+
+
+def _signature(types: Sequence[tuple[str, str]], key: str | None) -> str:
+    return ", ".join(f"{c} {t}" for c, t in types) + f" | by {key}"
+
+
+def _publish_table(
+    con: duckdb.DuckDBPyConnection,
+    table: PublishedTable,
+    columns: list[str],
+    source_types: list[tuple[str, str]],
+    existing: Mapping[str, list[tuple[str, str]]],
+    stored: Mapping[str, tuple[str, dict]],
+    written: dict[str, tuple[str, dict]],
+) -> str:
+    """Bring pub.<target> up to date with the build source; returns what it did and adds
+    the table's new fingerprints to `written`."""
+    schema, name = table.source.split(".")
+    select_list = ", ".join(quote_ident(c) for c in columns)
+    where = f" where {table.where}" if table.where else ""
+    source = f"(select {select_list} from build.{quote_ident(schema)}.{quote_ident(name)}{where})"
+    target = f"pub.{quote_ident(table.schema)}.{quote_ident(table.name)}"
+    wanted_types = [(c, t) for c, t in source_types if c in set(columns)]
+    key = table.history_key if table.history_key in columns else None
+    signature = _signature(wanted_types, key)
+    new = _fingerprints(con, source, columns, key)
+    written[table.name] = (signature, new)
+    current = existing.get(table.target)
+    if current is None or current != wanted_types:
+        con.execute(f"create schema if not exists pub.{quote_ident(table.schema)}")
+        con.execute(f"create or replace table {target} as select * from {source}")
+        return "new" if current is None else "replaced"
+    kept = stored.get(table.name)
+    old = kept[1] if kept and kept[0] == signature else _fingerprints(con, target, columns, key)
+    if new == old:
+        return "unchanged"
+    if key is None:
+        con.execute(f"create or replace table {target} as select * from {source}")
+        return "replaced"
+    stale = [k for k in old if new.get(k) != old[k]]  # changed or gone
+    fresh = [k for k in new if old.get(k) != new[k]]  # changed or new
+    rewritten = sum(new[k][0] for k in fresh)
+    total = sum(n for n, _ in new.values())
+    if rewritten > total / 2:  # most of it moved: one rewrite is cheaper than delete+insert
+        con.execute(f"create or replace table {target} as select * from {source}")
+        return "replaced"
+    k = f"{quote_ident(key)}::VARCHAR"
+    if stale:
+        _slices(con, stale)
+        con.execute(f"delete from {target} where {k} in (select k from _slices)")
+    if fresh:
+        _slices(con, fresh)
+        con.execute(
+            f"insert into {target} select * from {source} where {k} in (select k from _slices)"
+        )
+    changed = sum(1 for k in fresh if k in old)
+    removed = len(stale) - changed
+    return f"{len(fresh)} of {len(new)} {key} values written" + (
+        f", {removed} removed" if removed else ""
+    )
+
+
+def _store_fingerprints(
+    con: duckdb.DuckDBPyConnection, written: Mapping[str, tuple[str, dict]]
+) -> None:
+    con.execute("create schema if not exists pub._publish")
+    con.execute(
+        f"create or replace table pub.{FINGERPRINTS} (table_name varchar, signature varchar, "
+        "slice varchar, rows bigint, digest varchar)"
+    )
+    rows = [
+        [table, signature, piece, n, digest]
+        for table, (signature, slices) in written.items()
+        for piece, (n, digest) in slices.items()
+    ]
+    if rows:
+        con.executemany(f"insert into pub.{FINGERPRINTS} values (?, ?, ?, ?, ?)", rows)
+    con.execute(
+        _comment_sql(
+            f"table pub.{FINGERPRINTS}",
+            "Publish bookkeeping: content fingerprints of the tables in main (not for BI).",
+        )
+    )
+
+
+def _slices(con: duckdb.DuckDBPyConnection, values: list) -> None:
+    """Temp table `_slices(k)` holding `values` as text (bound, never spliced into SQL)."""
+    con.execute("create or replace temp table _slices (k varchar)")
+    con.executemany("insert into _slices values (?)", [[v] for v in values])
+
+
+# Rewrite the file from scratch when an incremental copy has more free blocks than used
+# ones: replaced tables leave free space behind, and a file should not grow forever.
+MAX_FREE_BLOCK_RATIO = 1.0
+
+
 def _build_published_file(
     tmp: Path,
     build_db: Path,
@@ -196,17 +371,32 @@ def _build_published_file(
     include_pii: bool,
     dbt_descriptions: Mapping[str, Mapping[str, str]],
     documented: Mapping[str, DocTable],
-) -> tuple[dict[str, int], list[str]]:
-    """Create every table in the new file `tmp`, with comments; checkpoint and close it."""
+    incremental: bool,
+) -> tuple[dict[str, int], list[str], dict[str, str]]:
+    """Bring the file `tmp` up to date (a copy of the previous publish, or new): tables,
+    comments; checkpoint and close it. Returns row counts, skipped tables, changes."""
     counts: dict[str, int] = {}
     skipped: list[str] = []
+    changes: dict[str, str] = {}
     con = duckdb.connect(":memory:")
     try:
-        con.execute(
-            f"attach {sql_str(os.fspath(tmp))} as pub (storage_version {sql_str(STORAGE_VERSION)})"
-        )
+        if incremental:
+            con.execute(f"attach {sql_str(os.fspath(tmp))} as pub")
+        else:
+            con.execute(
+                f"attach {sql_str(os.fspath(tmp))} as pub "
+                f"(storage_version {sql_str(STORAGE_VERSION)})"
+            )
         con.execute(f"attach {sql_str(os.fspath(build_db))} as build (read_only)")
-        sources = _source_columns(con, "build")
+        sources = _catalog_columns(con, "build")
+        existing = {
+            t: cols
+            for t, cols in _catalog_columns(con, "pub").items()
+            if t.split(".")[0] != "_publish"
+        }
+        stored = stored_fingerprints(con, "pub")
+        written: dict[str, tuple[str, dict]] = {}
+        wanted: set[str] = set()
         for table in tables:
             if table.pii and not include_pii:
                 continue
@@ -218,14 +408,13 @@ def _build_published_file(
                     )
                 skipped.append(table.name)
                 continue
-            columns = select_columns(table, sources[table.source], include_pii)
-            select_list = ", ".join(quote_ident(c) for c in columns)
-            schema, name = table.source.split(".")
-            target = f"pub.main.{quote_ident(table.name)}"
-            con.execute(
-                f"create table {target} as "
-                f"select {select_list} from build.{quote_ident(schema)}.{quote_ident(name)}"
+            source_types = sources[table.source]
+            columns = select_columns(table, [c for c, _ in source_types], include_pii)
+            changes[table.name] = _publish_table(
+                con, table, columns, source_types, existing, stored, written
             )
+            wanted.add(table.target)
+            target = f"pub.{quote_ident(table.schema)}.{quote_ident(table.name)}"
             con.execute(_comment_sql(f"table {target}", table.description))
             comments = _column_comments(table, dbt_descriptions, documented)
             for column in columns:
@@ -234,12 +423,27 @@ def _build_published_file(
                         _comment_sql(f"column {target}.{quote_ident(column)}", comments[column])
                     )
             counts[table.name] = con.execute(f"select count(*) from {target}").fetchone()[0]
+        for gone in sorted(set(existing) - wanted):
+            schema, name = gone.split(".")
+            con.execute(f"drop table if exists pub.{quote_ident(schema)}.{quote_ident(name)}")
+            changes[name] = "dropped"
+        _store_fingerprints(con, written)
         con.execute("detach build")
         con.execute("checkpoint pub")
+        used, free = con.execute(
+            "select used_blocks, free_blocks from pragma_database_size() "
+            "where database_name = 'pub'"
+        ).fetchone()
         con.execute("detach pub")
     finally:
         con.close()
-    return counts, skipped
+    if incremental and free > used * MAX_FREE_BLOCK_RATIO:
+        raise _Fragmented
+    return counts, skipped, changes
+
+
+class _Fragmented(Exception):
+    """The incremental copy carries more free space than data: write the file fresh."""
 
 
 def _swap_in(tmp: Path, published_db: Path) -> None:
@@ -254,6 +458,22 @@ def _swap_in(tmp: Path, published_db: Path) -> None:
         os.close(dir_fd)
 
 
+def _remove(tmp: Path) -> None:
+    tmp.unlink(missing_ok=True)
+    Path(f"{tmp}.wal").unlink(missing_ok=True)
+
+
+def _copyable(published_db: Path) -> bool:
+    """A previous publish to start from: an existing file DuckDB can open."""
+    if not published_db.exists():
+        return False
+    try:
+        with duckdb.connect(os.fspath(published_db), read_only=True):
+            return True
+    except duckdb.Error:
+        return False
+
+
 def publish(
     build_db: Path,
     published_db: Path,
@@ -263,32 +483,60 @@ def publish(
     parquet_dir: Path | None = None,
     column_descriptions: Mapping[str, Mapping[str, str]] | None = None,
     documented: Mapping[str, DocTable] | None = None,
+    incremental: bool = True,
+    file_mode: int | None = None,
 ) -> PublishResult:
-    """Build a new published file from `build_db` and atomically replace `published_db`.
+    """Bring the published file up to date with `build_db` and atomically replace it.
 
-    `parquet_dir`: also write every table as `<parquet_dir>/current/<table>.parquet`, swapped
-    as a set. `column_descriptions`: `schema.table` → {column: text} from dbt's manifest,
+    `incremental`: start from a copy of the current `published_db` and rewrite only what
+    changed (module docstring); False writes every table fresh. `parquet_dir`: afterwards
+    refresh `<parquet_dir>/current/` from the new file (the Parquet asset does this in the
+    pipeline). `column_descriptions`: `schema.table` → {column: text} from dbt's manifest,
     used for `COMMENT ON COLUMN`; columns without one get the contract doc's meaning
-    (`documented`, default docs/published_schema.md). On any error nothing is replaced.
+    (`documented`, default docs/published_schema.md). `file_mode`: chmod of the new file
+    (e.g. 0o600 for a file holding PII). On any error nothing is replaced.
     """
+    started = time.perf_counter()
     published_db.parent.mkdir(parents=True, exist_ok=True)
-    tmp = published_db.with_name(f".{published_db.name}.{uuid.uuid4().hex}.tmp")
     documented = load_schema_doc() if documented is None else documented
-    parquet_version: Path | None = None
+    use_previous = incremental and _copyable(published_db)
+    tmp = published_db.with_name(f".{published_db.name}.{uuid.uuid4().hex}.tmp")
     try:
-        counts, skipped = _build_published_file(
-            tmp, build_db, tables, include_pii, column_descriptions or {}, documented
-        )
-        if parquet_dir is None:
-            _swap_in(tmp, published_db)
-        else:
-            with staged_version(parquet_dir) as staging:
-                write_parquet_set(tmp, staging, list(counts))
-                _swap_in(tmp, published_db)
-            parquet_version = current_version(parquet_dir)
+        try:
+            if use_previous:
+                shutil.copyfile(published_db, tmp)
+            counts, skipped, changes = _build_published_file(
+                tmp,
+                build_db,
+                tables,
+                include_pii,
+                column_descriptions or {},
+                documented,
+                use_previous,
+            )
+        except _Fragmented:
+            _remove(tmp)
+            use_previous = False
+            counts, skipped, changes = _build_published_file(
+                tmp, build_db, tables, include_pii, column_descriptions or {}, documented, False
+            )
+        if file_mode is not None:
+            os.chmod(tmp, file_mode)
+        _swap_in(tmp, published_db)
     finally:
-        tmp.unlink(missing_ok=True)
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
+        _remove(tmp)
+    parquet_version: Path | None = None
+    if parquet_dir is not None:
+        from pipelines.defs.publish.parquet import refresh_parquet
+
+        parquet_version = refresh_parquet(published_db, parquet_dir).folder
     return PublishResult(
-        published_db, counts, published_db.stat().st_size, parquet_version, tuple(skipped)
+        published_db,
+        counts,
+        published_db.stat().st_size,
+        parquet_version,
+        tuple(skipped),
+        "incremental" if use_previous else "full",
+        changes,
+        time.perf_counter() - started,
     )

@@ -5,8 +5,9 @@ Two origins, each optional so the report degrades instead of failing:
 - the Dagster instance: asset-check evaluations of the run (GX suites, reconciliation,
   dbt tests as checks); inside the publish asset that is the current run, from
   `segments report` the newest run of the refresh job;
-- the build database: `meta.load_manifest` (files and rows loaded / quarantined / waiting)
-  and every `quarantine.<source>` table (rows by reason code).
+- the audited companion file (`build` names, see audited.py): `meta.load_manifest` (files
+  and rows loaded / quarantined / waiting) and every `quarantine.<source>` table (rows by
+  reason code).
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def checks_of_last_run(
 def load_summary(
     con: duckdb.DuckDBPyConnection, tables: dict[str, list[str]]
 ) -> LoadSummary | None:
-    """Totals of meta.load_manifest in the build database (`build` catalog)."""
+    """Totals of meta.load_manifest as published (`build` catalog of the audited session)."""
     if "build.meta.load_manifest" not in tables:
         return None
     row = con.execute(

@@ -8,6 +8,9 @@ Sections, top to bottom: the week in numbers (seven days vs the seven before), s
 and revenue share, the R × FM grid as a heat map, migration between the last two snapshots,
 segment sizes over time, the profile table, the other segment families, and the
 data-quality summary of the run. A section whose table a build does not have yet says so.
+
+It reads only published, audited data (segments.duckdb and audited.duckdb, see audited.py),
+never the build database: a run whose checks failed does not change the report's numbers.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import duckdb
 
 from pipelines.defs.publish import report_data as rd
 from pipelines.defs.publish import report_sections as sec
+from pipelines.defs.publish.audited import open_audited
 from pipelines.defs.publish.quality import CheckSummary, QualitySummary, summarise
 from pipelines.lib.duck import DatabaseBusyError, sql_str
 
@@ -121,7 +125,6 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str) -> None:
 
 
 def write_report(
-    build_db: Path,
     published_db: Path,
     out_path: Path,
     *,
@@ -129,19 +132,14 @@ def write_report(
     checks: CheckSummary | None = None,
     checks_note: str = "",
 ) -> ReportResult:
-    """Render the report from the published file (+ the build database when it exists) and
-    replace `out_path` atomically."""
+    """Render the report from the published files (segments.duckdb and, beside it,
+    audited.duckdb when it exists; never the build database) and replace `out_path`
+    atomically."""
     if not published_db.exists():
         raise FileNotFoundError(f"{published_db} does not exist: run `segments run` first.")
-    con = duckdb.connect(":memory:")
-    try:
-        _attach(con, published_db, "pub")
-        if build_db.exists():
-            _attach(con, build_db, "build")
+    with open_audited(published_db) as con:
         data = rd.collect(con)
         quality = summarise(con, rd.table_columns(con), checks, checks_note)
-    finally:
-        con.close()
     page = render(data, quality, currency=currency, published_db=published_db)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")

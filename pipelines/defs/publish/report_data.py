@@ -1,9 +1,10 @@
 """What the HTML report shows, as small aggregates computed in DuckDB SQL.
 
 Every number is an aggregate over the published file (`pub`: what BI sees) or, for what BI
-does not get, the build database (`build`: transactions, snapshots history, quarantine, load
-manifest). Results are a few hundred rows at most whatever the warehouse size, so the
-report costs seconds on a ten-million-transaction warehouse.
+does not get, the audited companion file under its build names (`build`: recent
+transactions, RFM history, quarantine counts, load manifest; see audited.py). Results are a
+few hundred rows at most whatever the warehouse size, so the report costs seconds on a
+ten-million-transaction warehouse.
 
 A table that a build does not have yet (segment_profiles before the dbt model lands, say)
 gives `None` and the report says "not available yet" instead of failing the publish.
@@ -340,14 +341,14 @@ def collect(con: duckdb.DuckDBPyConnection) -> SectionData:
     history = segment_history(con, source, as_of, order) if source else None
     moves = migration(con, source, history, order) if source and history else None
     if history is None:
-        missing["history"] = "no segment snapshots in the published file or the build database"
+        missing["history"] = "no segment snapshots in the published files"
     elif moves is None:
         missing["migration"] = (
             f"only {len(history.dates)} snapshot(s) so far; a second run or a backfill adds one"
         )
     weekly = weekly_summary(con, tables, as_of)
     if weekly is None:
-        missing["weekly"] = "marts.fct_transactions is not in the build database"
+        missing["weekly"] = "marts.fct_transactions is not published (audited.duckdb)"
     profile_table = profiles(con, tables, as_of)
     if profile_table is None:
         missing["profiles"] = "segment_profiles is not published yet"

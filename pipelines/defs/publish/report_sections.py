@@ -281,7 +281,7 @@ def quality(q: QualitySummary) -> str:
         if c.failed:
             out.append("<ul>" + "".join(f"<li>{escape(f)}</li>" for f in c.failed) + "</ul>")
     if q.loads is None:
-        out.append(_na("meta.load_manifest is not in the build database"))
+        out.append(_na("meta.load_manifest is not published (audited.duckdb)"))
     else:
         ld = q.loads
         out.append(

@@ -27,6 +27,17 @@ def full_build(dbt_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return add_contract_tables(copy)
 
 
+@pytest.fixture(scope="session")
+def published_full(full_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """segments.duckdb (+ audited.duckdb beside it) published from the full build: what
+    exports and the report read. Treat as read-only."""
+    from pipelines.defs.publish.audited import publish_with_audited
+
+    target = tmp_path_factory.mktemp("published") / "segments.duckdb"
+    publish_with_audited(full_build, target)
+    return target
+
+
 @pytest.fixture()
 def warehouse(full_build: Path, segments_env: dict[str, Path]) -> Path:
     """A warehouse dir (settings point at it) holding a copy of the full build database."""

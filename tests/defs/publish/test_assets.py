@@ -1,4 +1,5 @@
-"""The publish asset in Dagster: everything downstream users read, with metadata for the UI."""
+"""The publish assets in Dagster: the published file, then Parquet, exports and report as
+separate assets that read the published files, with metadata for the UI."""
 
 from __future__ import annotations
 
@@ -6,56 +7,80 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.publish.assets import FOLLOW_UP_CHECK, published_segments
-from pipelines.defs.publish.publish import publish
-
-KEY = dg.AssetKey(["published", "segments_db"])
-
-
-def _materialize(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    return dg.materialize([published_segments], instance=instance, raise_on_error=False)
-
-
-def _check(result: dg.ExecuteInProcessResult):
-    (evaluation,) = [
-        e.event_specific_data
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-    return evaluation
+from pipelines.defs.publish.assets import (
+    EXPORTS_KEY,
+    PARQUET_KEY,
+    PUBLISHED_KEY,
+    REPORT_KEY,
+    assets,
+)
+from pipelines.defs.publish.audited import publish_with_audited
 
 
-def test_publish_asset_writes_file_parquet_exports_report_and_metadata(warehouse: Path):
+def _materialize(instance: dg.DagsterInstance, **kw) -> dg.ExecuteInProcessResult:
+    return dg.materialize(assets, instance=instance, raise_on_error=False, **kw)
+
+
+def _metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict:
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == key]
+    return event.materialization.metadata
+
+
+def test_publish_assets_write_file_parquet_exports_report_and_metadata(warehouse: Path):
     with dg.instance_for_test(temp_dir=str(warehouse / "dagster_home")) as instance:
         result = _materialize(instance)
     assert result.success
-    metadata = result.asset_materializations_for_node("published__segments_db")[0].metadata
-    assert metadata["rows_customer_segments"].value > 300
-    sizes = metadata["segment_sizes"].value
+    published = _metadata(result, PUBLISHED_KEY)
+    assert published["rows_customer_segments"].value > 300
+    assert published["mode"].value == "full"  # nothing published before
+    sizes = published["segment_sizes"].value
     assert sizes.startswith("| segment | customers |") and "| Champions |" in sizes
-    assert metadata["report"].value == str(warehouse / "report.html")
-    assert metadata["export_files"].value > 11 and metadata["pii_published"].value is False
+    assert published["pii_published"].value is False
+    assert _metadata(result, REPORT_KEY)["report"].value == str(warehouse / "report.html")
+    assert _metadata(result, EXPORTS_KEY)["export_files"].value > 11
+    assert _metadata(result, PARQUET_KEY)["tables_written"].value >= 7
     for path in (
         "segments.duckdb",
+        "audited.duckdb",
         "report.html",
         "parquet/current/customer_segments.parquet",
         "exports/current/index.csv",
         "exports/current/rfm/champions.csv",
     ):
         assert (warehouse / path).exists(), path
-    check = _check(result)
-    assert check.passed and check.asset_key == KEY and check.check_name == FOLLOW_UP_CHECK
+    assert (warehouse / "audited.duckdb").stat().st_mode & 0o077 == 0  # PII: owner only
 
 
-def test_a_failing_report_warns_but_the_publish_stands(warehouse: Path):
+def test_a_second_publish_rewrites_only_what_changed(warehouse: Path):
+    with dg.instance_for_test(temp_dir=str(warehouse / "dagster_home")) as instance:
+        assert _materialize(instance).success
+        result = _materialize(instance)
+    published = _metadata(result, PUBLISHED_KEY)
+    assert published["mode"].value == "incremental"
+    assert "| customer_segments |" in published["tables"].value
+    assert "unchanged" in published["tables"].value
+    parquet = _metadata(result, PARQUET_KEY)
+    assert parquet["tables_written"].value == 0 and parquet["tables_reused"].value >= 7
+
+
+def test_a_failing_report_fails_alone_and_the_publish_stands(warehouse: Path):
     (warehouse / "report.html").mkdir()  # the report cannot replace a folder
     with dg.instance_for_test(temp_dir=str(warehouse / "dagster_home")) as instance:
         result = _materialize(instance)
-    assert result.success and (warehouse / "segments.duckdb").exists()
-    assert result.asset_materializations_for_node("published__segments_db")
-    check = _check(result)
-    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert "report" in check.description
+    assert not result.success and (warehouse / "segments.duckdb").exists()
+    done = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert done == {PUBLISHED_KEY, PARQUET_KEY, EXPORTS_KEY}
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_key == "published__report"
+
+
+def test_downstream_assets_read_the_published_file_not_the_build(warehouse: Path):
+    publish_with_audited(warehouse / "build.duckdb", warehouse / "segments.duckdb")
+    (warehouse / "build.duckdb").unlink()  # nothing downstream of the gate needs it
+    with dg.instance_for_test(temp_dir=str(warehouse / "dagster_home")) as instance:
+        result = _materialize(instance, selection=[PARQUET_KEY, EXPORTS_KEY, REPORT_KEY])
+    assert result.success
+    assert (warehouse / "exports/current/rfm/champions.csv").exists()
 
 
 def test_cli_report_rebuilds_it_on_demand(warehouse: Path, capsys):
@@ -63,7 +88,7 @@ def test_cli_report_rebuilds_it_on_demand(warehouse: Path, capsys):
 
     assert main(["report"]) == 2  # nothing published yet
     assert "segments run" in capsys.readouterr().err
-    publish(warehouse / "build.duckdb", warehouse / "segments.duckdb")
+    publish_with_audited(warehouse / "build.duckdb", warehouse / "segments.duckdb")
     assert main(["report"]) == 0
     out = capsys.readouterr().out
     assert (warehouse / "report.html").exists() and "charts)" in out

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.defs.publish.audited import publish_with_audited
 from pipelines.defs.publish.exports import (
     EXPORT_COLUMNS,
     INDEX_NAME,
@@ -38,13 +39,17 @@ def _members(build: Path, sql: str, params: list) -> dict[str, bool]:
         )
 
 
-def _export(build: Path, tmp_path: Path, segment: str, **kw) -> tuple:
-    result = export_segment(build, segment, exports_dir=tmp_path / "exports", currency="USD", **kw)
+def _export(published: Path, tmp_path: Path, segment: str, **kw) -> tuple:
+    result = export_segment(
+        published, segment, exports_dir=tmp_path / "exports", currency="USD", **kw
+    )
     return result, _rows(result.path)
 
 
-def test_rfm_export_has_only_consenting_members_with_every_field(full_build: Path, tmp_path: Path):
-    result, rows = _export(full_build, tmp_path, "At Risk")
+def test_rfm_export_has_only_consenting_members_with_every_field(
+    full_build: Path, published_full: Path, tmp_path: Path
+):
+    result, rows = _export(published_full, tmp_path, "At Risk")
     members = _members(
         full_build,
         "select customer_key from marts.customer_segments where rfm_segment = ?",
@@ -68,9 +73,11 @@ def test_rfm_export_has_only_consenting_members_with_every_field(full_build: Pat
     assert {r["suggested_action"] for r in rows} == {action}
 
 
-def test_include_no_consent_exports_every_member(full_build: Path, tmp_path: Path):
+def test_include_no_consent_exports_every_member(
+    full_build: Path, published_full: Path, tmp_path: Path
+):
     result, rows = _export(
-        full_build, tmp_path, "at_risk", include_no_consent=True, output=tmp_path / "all.csv"
+        published_full, tmp_path, "at_risk", include_no_consent=True, output=tmp_path / "all.csv"
     )
     members = _members(
         full_build,
@@ -83,8 +90,10 @@ def test_include_no_consent_exports_every_member(full_build: Path, tmp_path: Pat
     assert {r["has_marketing_consent"] for r in rows} == {"true", "false"}
 
 
-def test_dynamic_segment_export_uses_its_members(full_build: Path, tmp_path: Path):
-    result, rows = _export(full_build, tmp_path, DYNAMIC_SEGMENT, family="dynamic")
+def test_dynamic_segment_export_uses_its_members(
+    full_build: Path, published_full: Path, tmp_path: Path
+):
+    result, rows = _export(published_full, tmp_path, DYNAMIC_SEGMENT, family="dynamic")
     members = _members(
         full_build,
         "select customer_key from marts.dynamic_segment_members "
@@ -96,11 +105,13 @@ def test_dynamic_segment_export_uses_its_members(full_build: Path, tmp_path: Pat
     assert {r["suggested_action"] for r in rows} != {""}
 
 
-def test_other_families_and_flags_export_too(full_build: Path, tmp_path: Path):
-    result, rows = _export(full_build, tmp_path, "VIP")  # label is 'vip'; case does not matter
+def test_other_families_and_flags_export_too(
+    full_build: Path, published_full: Path, tmp_path: Path
+):
+    result, rows = _export(published_full, tmp_path, "VIP")  # label is 'vip'; case does not matter
     assert (result.segment.family, result.segment.label) == ("value_tier", "vip")
     assert rows and all(r["segment"] == "vip" for r in rows)
-    result, rows = _export(full_build, tmp_path, "browser_not_buyer", include_no_consent=True)
+    result, rows = _export(published_full, tmp_path, "browser_not_buyer", include_no_consent=True)
     members = _members(
         full_build,
         "select customer_key from marts.customer_segments where is_browser_not_buyer",
@@ -110,9 +121,11 @@ def test_other_families_and_flags_export_too(full_build: Path, tmp_path: Path):
     assert {r["customer_key"] for r in rows} == set(members)
 
 
-def test_past_as_of_date_reads_the_history(full_build: Path, tmp_path: Path):
+def test_past_as_of_date_reads_the_history(full_build: Path, published_full: Path, tmp_path: Path):
     past = AS_OF_DATES[3]
-    result, rows = _export(full_build, tmp_path, "Champions", as_of=past, include_no_consent=True)
+    result, rows = _export(
+        published_full, tmp_path, "Champions", as_of=past, include_no_consent=True
+    )
     members = _members(
         full_build,
         "select customer_key from marts.segment_snapshots "
@@ -124,13 +137,13 @@ def test_past_as_of_date_reads_the_history(full_build: Path, tmp_path: Path):
     assert {r["as_of_date"] for r in rows} == {past.isoformat()}
 
 
-def test_unknown_segment_lists_what_exists(full_build: Path, tmp_path: Path):
+def test_unknown_segment_lists_what_exists(full_build: Path, published_full: Path, tmp_path: Path):
     with pytest.raises(ExportError, match=r"no segment 'Whales'(.|\n)*rfm +Champions"):
-        _export(full_build, tmp_path, "Whales")
+        _export(published_full, tmp_path, "Whales")
     with pytest.raises(ExportError, match="unknown --family 'rmf'"):
-        _export(full_build, tmp_path, "Champions", family="rmf")
+        _export(published_full, tmp_path, "Champions", family="rmf")
     with pytest.raises(ExportError, match="has no data as of 2020-01-01"):
-        _export(full_build, tmp_path, "Champions", family="value_tier", as_of=date(2020, 1, 1))
+        _export(published_full, tmp_path, "Champions", family="value_tier", as_of=date(2020, 1, 1))
 
 
 def test_a_name_in_two_families_asks_which():
@@ -141,9 +154,11 @@ def test_a_name_in_two_families_asks_which():
     assert slug("Can't Lose Them") == "cant_lose_them" and slug(" At  Risk ") == "at_risk"
 
 
-def test_refresh_writes_one_file_per_segment_with_an_index(full_build: Path, tmp_path: Path):
+def test_refresh_writes_one_file_per_segment_with_an_index(
+    full_build: Path, published_full: Path, tmp_path: Path
+):
     exports = tmp_path / "exports"
-    first = refresh_exports(full_build, exports, "USD")
+    first = refresh_exports(published_full, exports, "USD")
     index = _rows(exports / CURRENT / INDEX_NAME)
     assert {(r["segment_family"], r["segment"]) for r in index} >= {
         ("rfm", "Champions"),
@@ -157,7 +172,7 @@ def test_refresh_writes_one_file_per_segment_with_an_index(full_build: Path, tmp
         assert all(r["has_marketing_consent"] == "true" for r in written)
     assert (exports / CURRENT / "rfm" / "cant_lose_them.csv").exists()
     # A second refresh swaps the whole set; the first stays readable for a reader mid-way.
-    second = refresh_exports(full_build, exports, "USD")
+    second = refresh_exports(published_full, exports, "USD")
     assert second.folder != first.folder and first.folder.exists()
     assert (exports / CURRENT).resolve() == second.folder
 
@@ -165,6 +180,9 @@ def test_refresh_writes_one_file_per_segment_with_an_index(full_build: Path, tmp
 def test_cli_export_writes_the_file_and_says_who_was_left_out(warehouse: Path, capsys):
     from pipelines.cli import main
 
+    assert main(["export", "--segment", "champions", "--family", "rfm"]) == 2
+    assert "nothing is published yet" in capsys.readouterr().err  # the build alone is not enough
+    publish_with_audited(warehouse / "build.duckdb", warehouse / "segments.duckdb")
     assert main(["export", "--segment", "champions", "--family", "rfm"]) == 0
     out = capsys.readouterr().out
     written = warehouse / "exports" / "on_demand" / "rfm" / f"champions_{AS_OF}.csv"
@@ -172,3 +190,25 @@ def test_cli_export_writes_the_file_and_says_who_was_left_out(warehouse: Path, c
     assert "without marketing consent were left out" in out
     assert main(["export", "--segment", "nobody"]) == 2
     assert "no segment 'nobody'" in capsys.readouterr().err
+
+
+def test_exports_serve_the_published_data_not_the_build(warehouse: Path, capsys):
+    """A run whose gate fails leaves the build database changed but publishes nothing:
+    `segments export` must keep serving what was published (audited), not the build."""
+    from pipelines.cli import main
+
+    build = warehouse / "build.duckdb"
+    publish_with_audited(build, warehouse / "segments.duckdb")
+    args = ["export", "--segment", "champions", "--family", "rfm", "--include-no-consent"]
+    assert main([*args, "--output", str(warehouse / "before.csv")]) == 0
+    # The failed run: every Champion demoted, every email replaced, in the build only.
+    with duckdb.connect(str(build)) as con:
+        con.execute("update marts.customer_segments set rfm_segment = 'Lost'")
+        con.execute("update marts.dim_customers set email = 'unaudited@example.com'")
+    capsys.readouterr()
+
+    assert main([*args, "--output", str(warehouse / "after.csv")]) == 0
+
+    before, after = _rows(warehouse / "before.csv"), _rows(warehouse / "after.csv")
+    assert before and after == before
+    assert all(r["email"] != "unaudited@example.com" for r in after)

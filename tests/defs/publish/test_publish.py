@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from pipelines.defs.publish.parquet import MANIFEST_NAME
-from pipelines.defs.publish.publish import PUBLISHED_TABLES, PublishedTable, PublishError, publish
+from pipelines.defs.publish.parquet import MANIFEST_NAME, refresh_parquet
+from pipelines.defs.publish.publish import (
+    PUBLISHED_TABLES,
+    STORAGE_VERSION,
+    PublishedTable,
+    PublishError,
+    publish,
+)
 from pipelines.defs.publish.versioned_dir import (
     CURRENT,
     STAGING_PREFIX,
@@ -130,3 +137,84 @@ def test_a_real_folder_where_current_should_be_is_a_clear_error(tmp_path: Path):
     with pytest.raises(RuntimeError, match="not the symlink"):
         with staged_version(tmp_path) as staging:
             (staging / "a.txt").write_text("x")
+
+
+def _tables(path: Path) -> dict[str, list]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [r[0] for r in con.execute("show tables").fetchall()]
+        return {n: sorted(con.execute(f'select * from "{n}"').fetchall(), key=str) for n in names}
+
+
+def test_incremental_publish_rewrites_only_what_changed(full_build: Path, tmp_path: Path):
+    build = tmp_path / "build.duckdb"
+    shutil.copy(full_build, build)
+    target = tmp_path / "segments.duckdb"
+    first = publish(build, target)
+    assert first.mode == "full" and set(first.changes.values()) == {"new"}
+
+    again = publish(build, target)
+    assert again.mode == "incremental" and set(again.changes.values()) == {"unchanged"}
+
+    # A daily run: one more as-of date in the history, today's segments replaced.
+    with duckdb.connect(str(build)) as con:
+        day = con.execute("select max(as_of_date) from marts.segment_snapshots").fetchone()[0]
+        con.execute(
+            "insert into marts.segment_snapshots by name select * replace "
+            "(as_of_date + 1 as as_of_date) from marts.segment_snapshots where as_of_date = ?",
+            [day],
+        )
+        con.execute("update marts.customer_segments set recency_days = recency_days + 1")
+    daily = publish(build, target)
+
+    assert daily.mode == "incremental"
+    assert daily.changes["customer_segments"] == "replaced"
+    assert daily.changes["segment_snapshots"].startswith("1 of ")
+    assert daily.changes["rfm_score_cutoffs"] == "unchanged"
+    # The incremental file equals a fresh publish of the same build, table for table.
+    fresh = publish(build, tmp_path / "fresh.duckdb", incremental=False)
+    assert fresh.mode == "full"
+    assert _tables(target) == _tables(fresh.path)
+    # ... and stays readable by DuckDB 1.0+ (the copy keeps the v1.0 storage format).
+    with duckdb.connect(str(target), read_only=True) as con:
+        tags = con.execute(
+            "select tags from duckdb_databases() where database_name = current_database()"
+        ).fetchone()[0]
+    assert tags["storage_version"].startswith(STORAGE_VERSION)
+
+
+def test_switching_pii_off_drops_the_contacts_table(dbt_build: Path, tmp_path: Path):
+    target = tmp_path / "segments.duckdb"
+    assert "customer_contacts" in publish(dbt_build, target, include_pii=True).row_counts
+
+    result = publish(dbt_build, target)
+
+    assert result.changes["customer_contacts"] == "dropped"
+    assert "customer_contacts" not in _tables(target)
+
+
+def test_a_failing_incremental_publish_leaves_the_file_byte_for_byte(
+    dbt_build: Path, tmp_path: Path
+):
+    target = tmp_path / "segments.duckdb"
+    publish(dbt_build, target)
+    before = (target.stat().st_ino, target.read_bytes())
+    broken = (*PUBLISHED_TABLES, PublishedTable("x", "marts.not_built", "missing"))
+
+    with pytest.raises(PublishError):
+        publish(dbt_build, target, broken)
+
+    assert (target.stat().st_ino, target.read_bytes()) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_parquet_reuses_unchanged_tables(dbt_build: Path, tmp_path: Path):
+    target, parquet = tmp_path / "segments.duckdb", tmp_path / "parquet"
+    publish(dbt_build, target)
+    first = refresh_parquet(target, parquet)
+    second = refresh_parquet(target, parquet)
+
+    assert first.written and not first.reused
+    assert not second.written and set(second.reused) == set(first.written)
+    assert second.folder != first.folder
+    for table in second.reused:  # the same file, shared by both versions
+        assert (second.folder / f"{table}.parquet").samefile(first.folder / f"{table}.parquet")

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.defs.publish.audited import publish_with_audited
 from pipelines.defs.publish.publish import publish
 from pipelines.defs.publish.quality import checks_of_last_run, checks_of_run
 from pipelines.defs.publish.report import write_report
@@ -30,8 +31,8 @@ CHROMIUM_FLAGS = (
 
 
 def _report(build: Path, tmp_path: Path, **kw):
-    published = publish(build, tmp_path / "segments.duckdb").path
-    return write_report(build, published, tmp_path / "report.html", currency="USD", **kw)
+    published = publish_with_audited(build, tmp_path / "segments.duckdb")[0].path
+    return write_report(published, tmp_path / "report.html", currency="USD", **kw)
 
 
 def test_report_has_every_section_and_needs_no_network(full_build: Path, tmp_path: Path):
@@ -73,14 +74,14 @@ def test_missing_tables_say_not_available_yet(dbt_build: Path, tmp_path: Path):
     assert 'data-chart="migration"' in html and 'data-chart="segment-history"' in html
 
 
-def test_report_without_a_build_database_still_renders_from_the_published_file(
+def test_report_without_the_audited_file_still_renders_from_the_published_file(
     full_build: Path, tmp_path: Path
 ):
-    published = publish(full_build, tmp_path / "segments.duckdb").path
-    result = write_report(tmp_path / "gone.duckdb", published, tmp_path / "r.html", currency="EUR")
+    published = publish(full_build, tmp_path / "segments.duckdb").path  # BI file only
+    result = write_report(published, tmp_path / "r.html", currency="EUR")
     html = result.path.read_text(encoding="utf-8")
     assert "EUR" in html and 'data-chart="segment-history"' in html  # published snapshots
-    assert "fct_transactions is not in the build database" in html
+    assert "fct_transactions is not published (audited.duckdb)" in html
 
 
 def test_report_renders_in_headless_chromium(full_build: Path, tmp_path: Path, chromium: str):

@@ -27,7 +27,7 @@ FILE = "shopify/orders_export.csv"
 
 def _stand_ins(
     *,
-    bad_currency_on: date | None = None,
+    negative_total_on: date | None = None,
     lost_rows: int = 0,
     bad_score: bool = False,
     write_raw: bool = True,
@@ -48,7 +48,7 @@ def _stand_ins(
                 _source_line=i + 2,
                 _partition_date=date.fromisoformat(k),
                 created_at=datetime.fromisoformat(k),
-                currency="XXX" if date.fromisoformat(k) == bad_currency_on else "EUR",
+                total=-5 if date.fromisoformat(k) == negative_total_on else 50,
                 _loaded_at=now,
             )
             for i, k in enumerate(keys)
@@ -136,7 +136,7 @@ def env(segments_env):
 
 
 def test_clean_range_run_validates_its_partitions_and_publishes(env) -> None:
-    # An earlier load left a bad row on 2024-03-01: outside this run's range, so not re-judged.
+    # An earlier load left a bad row: loaded before this run started, so not re-judged.
     with duckdb.connect(str(settings.load().build_db)) as con:
         create_raw_table(
             con,
@@ -145,7 +145,7 @@ def test_clean_range_run_validates_its_partitions_and_publishes(env) -> None:
                 valid_row(
                     "shopify_orders",
                     order_name="#old",
-                    currency="XXX",
+                    total=-1,
                     _source_file="shopify/old.csv",
                     _partition_date=date(2024, 3, 1),
                     created_at=datetime(2024, 3, 1),
@@ -181,6 +181,7 @@ def test_clean_range_run_validates_its_partitions_and_publishes(env) -> None:
     gx_raw = evaluations[("raw/shopify_orders", "gx_critical")]
     assert gx_raw.passed
     assert gx_raw.metadata["partitions"].value == "2024-03-04..2024-03-05"
+    assert gx_raw.metadata["batch"].value.startswith("rows loaded since ")
     assert gx_raw.metadata["rows_validated"].value == 2
     assert evaluations[("raw/shopify_orders", "file_rows_reconcile")].passed
     assert evaluations[("marts/customer_segments", "gx_critical")].passed
@@ -188,7 +189,7 @@ def test_clean_range_run_validates_its_partitions_and_publishes(env) -> None:
 
 
 def test_failed_raw_expectation_stops_the_publish_and_says_why(env) -> None:
-    result = _run(_stand_ins(bad_currency_on=date(2024, 3, 5)), partition_key="2024-03-05")
+    result = _run(_stand_ins(negative_total_on=date(2024, 3, 5)), partition_key="2024-03-05")
 
     assert not result.success
     assert _materialized(result) == {RAW}
@@ -196,11 +197,11 @@ def test_failed_raw_expectation_stops_the_publish_and_says_why(env) -> None:
     failed = _evaluations(result)[("raw/shopify_orders", "gx_critical")]
     assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
     table = failed.metadata["failed_expectations"].value
-    assert (
-        "`expect_column_values_to_be_in_set`" in table
-        and "| currency | 1 of 1 | `XXX` ×1 |" in table
-    )
-    assert "expect_column_values_to_be_in_set(currency): 1 rows" in failed.description
+    # The expectation, the observed value, the bound and what to do.
+    assert "| critical | `expect_column_values_to_be_between`" in table
+    assert "| `min(total)` | -5.0 | >= 0 | Find the line in the run's files" in table
+    assert "expect_column_values_to_be_between(min(total)): observed -5.0" in failed.description
+    assert "| `rows` | 1 |" in failed.metadata["profile"].value
 
 
 def test_lost_rows_stop_the_publish(env) -> None:
@@ -245,7 +246,22 @@ def test_publish_gate_lists_the_checked_marts() -> None:
     assert dg.AssetKey(["marts", "fct_transactions"]) in PUBLISH_GATE_KEYS
 
 
-def test_a_check_launched_alone_reads_the_latest_day(env) -> None:
+def test_a_run_without_new_rows_passes_with_no_new_rows(env) -> None:
+    # File-driven ingest: a run in which nothing new landed materialises the asset, writes
+    # no row, and its volume/drift checks pass trivially.
+    assert _run(_stand_ins(), partition_key="2024-03-05").success
+
+    result = _run(_stand_ins(write_raw=False), partition_key="2024-03-06")
+
+    assert result.success
+    gx_raw = _evaluations(result)[("raw/shopify_orders", "gx_critical")]
+    assert gx_raw.passed and gx_raw.metadata["note"].value == "no new rows"
+    assert gx_raw.metadata["rows_validated"].value == 0
+    assert gx_raw.metadata["partitions"].value == "2024-03-06"  # reported, not used
+    assert "no new rows in raw.shopify_orders" in gx_raw.description
+
+
+def test_a_check_launched_alone_reads_the_latest_load(env) -> None:
     # As from the UI's "Execute" on one check: no asset in the run, no partition.
     assets = _stand_ins()
     assert _run(assets, partition_key="2024-03-05").success
@@ -255,7 +271,7 @@ def test_a_check_launched_alone_reads_the_latest_day(env) -> None:
 
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.check_name == "gx_warning" and evaluation.passed
-    assert evaluation.metadata["partitions"].value == "latest partition (run has no partition)"
+    assert evaluation.metadata["batch"].value == "latest load"
     assert evaluation.metadata["rows_validated"].value == 1
 
 

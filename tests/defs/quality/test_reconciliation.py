@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipelines.defs.quality import reconciliation as rec
-from pipelines.defs.quality.window import RunWindow
 
 from .contract import DAY, create_quarantine_table, create_raw_table, record_files, valid_row
 
-WINDOW = RunWindow(DAY, DAY)
 FILE = "stripe/charges_2024-03.jsonl"
 
 
@@ -45,7 +43,7 @@ def test_file_that_adds_up_reconciles(con) -> None:
         [{"file_path": FILE, "rows_in_file": 4, "rows_loaded": 3, "rows_quarantined": 1}],
     )
 
-    checked, mismatches = rec.file_row_mismatches(con, "stripe_charges", "stripe", WINDOW)
+    checked, mismatches = rec.file_row_mismatches(con, "stripe_charges", "stripe")
 
     assert (checked, mismatches) == (1, [])
 
@@ -64,7 +62,7 @@ def test_lost_rows_are_detected_per_file(con) -> None:
         ],
     )
 
-    checked, mismatches = rec.file_row_mismatches(con, "stripe_charges", "stripe", WINDOW)
+    checked, mismatches = rec.file_row_mismatches(con, "stripe_charges", "stripe")
 
     assert checked == 2
     (m,) = mismatches
@@ -90,20 +88,22 @@ def test_rows_of_days_not_loaded_yet_are_waiting_not_lost(con) -> None:
         ],
     )
 
-    assert rec.file_row_mismatches(con, "stripe_charges", "stripe", WINDOW) == (1, [])
+    assert rec.file_row_mismatches(con, "stripe_charges", "stripe") == (1, [])
 
 
 def test_rows_from_a_file_unknown_to_the_manifest_are_detected(con) -> None:
     create_raw_table(con, "stripe_charges", _charges(1, file="stripe/ghost.jsonl"))
     record_files(con, "stripe", [])  # and no quarantine table: a clean source may not have one
 
-    _, (m,) = rec.file_row_mismatches(con, "stripe_charges", "stripe", WINDOW)
+    _, (m,) = rec.file_row_mismatches(con, "stripe_charges", "stripe")
 
     assert m.file_path == "stripe/ghost.jsonl" and m.status is None
     assert "missing in meta.load_manifest" in m.problem
 
 
-def test_files_outside_the_run_window_are_not_checked(con) -> None:
+def test_every_file_is_checked_whatever_its_days(con) -> None:
+    # No run window any more (ingest is file-driven): an old file that no longer adds up
+    # fails every run until it is fixed.
     old = "stripe/charges_2023.jsonl"
     create_raw_table(con, "stripe_charges", _charges(1, file=old, day=date(2023, 5, 1)))
     create_quarantine_table(con, "stripe", [])
@@ -122,11 +122,5 @@ def test_files_outside_the_run_window_are_not_checked(con) -> None:
         ],
     )
 
-    assert rec.file_row_mismatches(con, "stripe_charges", "stripe", WINDOW) == (0, [])
-    # A run without partitions checks every file.
-    assert (
-        len(rec.file_row_mismatches(con, "stripe_charges", "stripe", RunWindow(None, None))[1]) == 1
-    )
-    # So does a run that loaded the file, whatever its days (reference data).
-    loaded_now = RunWindow(DAY, DAY, run_started_at=datetime(2024, 3, 6, 1, 0))
-    assert len(rec.file_row_mismatches(con, "stripe_charges", "stripe", loaded_now)[1]) == 1
+    checked, (m,) = rec.file_row_mismatches(con, "stripe_charges", "stripe")
+    assert checked == 1 and m.file_path == old

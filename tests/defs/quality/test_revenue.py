@@ -9,11 +9,8 @@ import duckdb
 import pytest
 
 from pipelines.defs.quality import revenue as rev
-from pipelines.defs.quality.window import RunWindow
 
 from .contract import DAY, create_raw_table, valid_row
-
-WINDOW = RunWindow(DAY, DAY)
 
 
 @pytest.fixture()
@@ -126,7 +123,7 @@ def test_revenue_matching_raw_reconciles(con) -> None:
         ],
     )
 
-    assert rev.revenue_mismatches(con, WINDOW) == (5, [])
+    assert rev.revenue_mismatches(con) == (5, [])
 
 
 def test_revenue_mismatch_names_source_day_currency_and_amounts(con) -> None:
@@ -142,7 +139,7 @@ def test_revenue_mismatch_names_source_day_currency_and_amounts(con) -> None:
         ],
     )
 
-    groups, mismatches = rev.revenue_mismatches(con, WINDOW)
+    groups, mismatches = rev.revenue_mismatches(con)
 
     assert groups == 5
     assert [(m.source, m.day, m.currency, m.raw_gross, m.fct_gross) for m in mismatches] == [
