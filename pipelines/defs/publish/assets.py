@@ -15,7 +15,6 @@ import json
 
 import dagster as dg
 
-from pipelines import settings as _settings
 from pipelines.defs.publish.audited import publish_with_audited
 from pipelines.defs.publish.contract_doc import load_dbt_column_descriptions
 from pipelines.defs.publish.exports import refresh_exports
@@ -25,6 +24,7 @@ from pipelines.defs.publish.quality import checks_of_run
 from pipelines.defs.publish.report import segment_sizes_markdown, write_report
 from pipelines.defs.quality.checks import PUBLISH_GATE_KEYS
 from pipelines.defs.warehouse.project import dbt_project, ensure_manifest
+from pipelines.resources import SegmentsSettings
 
 PUBLISHED_KEY = dg.AssetKey(["published", "segments_db"])
 PARQUET_KEY = dg.AssetKey(["published", "parquet"])
@@ -71,7 +71,9 @@ def _changes_markdown(result: PublishResult) -> str:
     group_name="publish",
     kinds={"duckdb"},
 )
-def published_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def published_segments(
+    context: dg.AssetExecutionContext, settings: SegmentsSettings
+) -> dg.MaterializeResult:
     """The read-only DuckDB file BI tools open: `$SEGMENTS_WAREHOUSE_DIR/segments.duckdb`
     (and `audited.duckdb` beside it, PII for exports and the report's inputs; not for BI).
 
@@ -81,7 +83,7 @@ def published_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResul
     Incremental: starts from a copy of the current file and rewrites only tables (or as-of
     dates of history tables) whose content changed; checkpoints, closes, `os.replace`.
     """
-    cfg = _settings.load()
+    cfg = settings.get()
     result, audited = publish_with_audited(
         cfg.build_db,
         cfg.published_db,
@@ -121,11 +123,13 @@ def published_segments(context: dg.AssetExecutionContext) -> dg.MaterializeResul
     group_name="publish",
     kinds={"parquet"},
 )
-def published_parquet(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def published_parquet(
+    context: dg.AssetExecutionContext, settings: SegmentsSettings
+) -> dg.MaterializeResult:
     """Every table of the published file as Parquet in `$SEGMENTS_WAREHOUSE_DIR/parquet/
     current/`, swapped in as one version; tables unchanged since the last version are
     hard-linked, not rewritten. Reads the published file only."""
-    cfg = _settings.load()
+    cfg = settings.get()
     result = refresh_parquet(cfg.published_db, cfg.parquet_dir)
     context.log.info(
         f"Parquet {result.folder}: wrote {', '.join(result.written) or 'nothing'}; "
@@ -148,10 +152,12 @@ def published_parquet(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     group_name="publish",
     kinds={"csv"},
 )
-def segment_exports(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def segment_exports(
+    context: dg.AssetExecutionContext, settings: SegmentsSettings
+) -> dg.MaterializeResult:
     """One CSV per segment of every family (consenting members) in `exports/current/`,
     swapped in as a set, from the published files (audited.py)."""
-    cfg = _settings.load()
+    cfg = settings.get()
     exports = refresh_exports(cfg.published_db, cfg.exports_dir, cfg.reporting_currency)
     return dg.MaterializeResult(
         metadata={
@@ -170,10 +176,12 @@ def segment_exports(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     group_name="publish",
     kinds={"html"},
 )
-def segment_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def segment_report(
+    context: dg.AssetExecutionContext, settings: SegmentsSettings
+) -> dg.MaterializeResult:
     """`$SEGMENTS_WAREHOUSE_DIR/report.html`, from the published files and this run's
     check results."""
-    cfg = _settings.load()
+    cfg = settings.get()
     report = write_report(
         cfg.published_db,
         cfg.report_path,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines import settings as _settings
+from pipelines.resources import SegmentsSettings
 
 PUBLISHED_KEY = dg.AssetKey(["published", "segments_db"])
 FRESHNESS_CHECK = "freshness"
@@ -34,8 +34,10 @@ def published_age_hours(path: Path, now: float | None = None) -> float | None:
         "SEGMENTS_FRESHNESS_MAX_AGE_HOURS (default 36 h), so BI reads a recent refresh."
     ),
 )
-def published_freshness(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    cfg = _settings.load()
+def published_freshness(
+    context: dg.AssetCheckExecutionContext, settings: SegmentsSettings
+) -> dg.AssetCheckResult:
+    cfg = settings.get()
     path = cfg.published_db
     max_age = cfg.freshness_max_age_hours
     age = published_age_hours(path)

@@ -44,6 +44,7 @@ from pipelines.lib import gx
 from pipelines.lib.currencies import ISO_4217
 from pipelines.lib.duck import connect, quote_ident, sql_str
 from pipelines.lib.profile import Scope, compute_profile
+from pipelines.resources import SegmentsSettings
 
 CRITICAL_CHECK = "gx_critical"
 WARNING_CHECK = "gx_warning"
@@ -229,9 +230,11 @@ def build_gx_checks(target: SuiteTarget) -> dg.AssetChecksDefinition:
         # Either check may be launched alone from the UI; the profile is computed once anyway.
         can_subset=True,
     )
-    def _gx_check(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+    def _gx_check(
+        context: dg.AssetCheckExecutionContext, settings: SegmentsSettings
+    ) -> Iterator[dg.AssetCheckResult]:
         selected = [spec for spec in specs if spec.key in context.selected_asset_check_keys]
-        cfg = _settings.load()
+        cfg = settings.get()
         batch = run_batch(context, target.asset_key)
         scope = batch.label if target.per_load else "whole table"
         started = time.perf_counter()

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import dagster as dg
 import duckdb
 
-from pipelines import settings as _settings
 from pipelines.defs.quality.results import failed_result, md_table
 from pipelines.lib.duck import connect, quote_ident, table_exists
+from pipelines.resources import SegmentsSettings
 
 FILE_ROWS_CHECK = "file_rows_reconcile"
 
@@ -129,8 +129,10 @@ def build_file_rows_check(raw_table: str, source: str) -> dg.AssetChecksDefiniti
             "and meta.load_manifest agrees with both tables."
         ),
     )
-    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        cfg = _settings.load()
+    def _check(
+        context: dg.AssetCheckExecutionContext, settings: SegmentsSettings
+    ) -> dg.AssetCheckResult:
+        cfg = settings.get()
         with connect(cfg.build_db, read_only=True) as con:
             for schema, table in (("meta", "load_manifest"), ("raw", raw_table)):
                 if not table_exists(con, schema, table):

@@ -16,10 +16,10 @@ from decimal import Decimal
 import dagster as dg
 import duckdb
 
-from pipelines import settings as _settings
 from pipelines.defs.quality.results import failed_result, md_table
 from pipelines.lib.currencies import minor_unit_divisor_sql
 from pipelines.lib.duck import connect, quote_ident, table_exists
+from pipelines.resources import SegmentsSettings
 
 REVENUE_CHECK = "revenue_reconciles_to_raw"
 FCT_KEY = dg.AssetKey(["marts", "fct_transactions"])
@@ -162,8 +162,10 @@ def revenue_mismatches(
         "settled payment lines; generic positive `amount` lines, on their receipt's first day."
     ),
 )
-def revenue_reconciles_to_raw(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    cfg = _settings.load()
+def revenue_reconciles_to_raw(
+    context: dg.AssetCheckExecutionContext, settings: SegmentsSettings
+) -> dg.AssetCheckResult:
+    cfg = settings.get()
     with connect(cfg.build_db, read_only=True) as con:
         if not table_exists(con, "marts", "fct_transactions"):
             return failed_result(

@@ -15,10 +15,13 @@ from pipelines.defs.publish.assets import (
     assets,
 )
 from pipelines.defs.publish.audited import publish_with_audited
+from pipelines.resources import default_resources
 
 
 def _materialize(instance: dg.DagsterInstance, **kw) -> dg.ExecuteInProcessResult:
-    return dg.materialize(assets, instance=instance, raise_on_error=False, **kw)
+    return dg.materialize(
+        assets, instance=instance, resources=default_resources(), raise_on_error=False, **kw
+    )
 
 
 def _metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict:

@@ -16,6 +16,7 @@ import pytest
 from pipelines import settings
 from pipelines.defs.quality.checks import PUBLISH_GATE_KEYS, checks
 from pipelines.lib.partitions import AS_OF as DAILY
+from pipelines.resources import default_resources
 
 from .contract import create_quarantine_table, create_raw_table, record_files, valid_row
 
@@ -113,7 +114,9 @@ def _existing_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
 def _run(assets, **kwargs) -> dg.ExecuteInProcessResult:
     keys = {a.key for a in assets}
     relevant = [c for c in checks if {k.asset_key for k in c.check_keys} <= keys]
-    return dg.materialize([*assets, *relevant], raise_on_error=False, **kwargs)
+    return dg.materialize(
+        [*assets, *relevant], resources=default_resources(), raise_on_error=False, **kwargs
+    )
 
 
 def _evaluations(
@@ -304,9 +307,15 @@ def test_revenue_gate_needs_publish_to_depend_on_fct_transactions(env) -> None:
         return published
 
     revenue = [c for c in checks if fct in {k.asset_key for k in c.check_keys}]
-    wrong = dg.materialize([dbt_like, publish_with([MART]), *revenue], raise_on_error=False)
+    wrong = dg.materialize(
+        [dbt_like, publish_with([MART]), *revenue],
+        resources=default_resources(),
+        raise_on_error=False,
+    )
     gated = dg.materialize(
-        [dbt_like, publish_with([MART, *PUBLISH_GATE_KEYS]), *revenue], raise_on_error=False
+        [dbt_like, publish_with([MART, *PUBLISH_GATE_KEYS]), *revenue],
+        resources=default_resources(),
+        raise_on_error=False,
     )
 
     assert PUBLISHED in _materialized(wrong)  # the trap: the failed check did not stop it
