@@ -123,7 +123,9 @@ ensure_manifest()
 )
 def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Every dbt model, seed and test, in one `dbt build` per run (each dbt call costs ~6 s)."""
-    os.environ.update(_settings.load().dbt_env())
+    settings = _settings.load()
+    settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)  # DuckDB creates no parents
+    os.environ.update(settings.dbt_env())
     invocation = dbt.cli(["build"], context=context)
     yield from invocation.stream()
     prune_target_dirs(invocation.target_path.parent, keep=KEEP_TARGET_DIRS)
