@@ -40,3 +40,33 @@
         on days.{{ date_column }} <= {{ run_dates }}.as_of_date
         and days.{{ date_column }} >= {{ days_before(run_dates ~ '.as_of_date', max_days) }}
 {%- endmacro %}
+
+
+{#
+    The customer's running totals carried to every as-of date: `running_relation` holds one row
+    per customer and bucket with activity, with the bucket's `bucket_date` and the customer's
+    `next_bucket_date` (the next bucket with activity, or far_future()); a customer's totals
+    as of a date are those of the last bucket on or before it. This returns one row per
+    distinct (bucket_date, next_bucket_date) pair and as-of date in [bucket_date,
+    next_bucket_date): a small map that an equi-join expands to (customer, as-of date) rows,
+    instead of a window over every customer x as-of date.
+#}
+{% macro as_of_span_dates(running_relation, run_dates='run_dates') -%}
+    select
+        spans.bucket_date,
+        spans.next_bucket_date,
+        {{ run_dates }}.as_of_date
+    from (select distinct bucket_date, next_bucket_date from {{ running_relation }}) as spans
+    inner join {{ run_dates }}
+        on {{ run_dates }}.as_of_date >= spans.bucket_date
+        and {{ run_dates }}.as_of_date < spans.next_bucket_date
+{%- endmacro %}
+
+
+{# The next bucket with activity of the customer, or a far-future date after the last one. #}
+{% macro next_bucket_date(partition_by='customer_id', bucket_date='bucket_date') -%}
+    coalesce(
+        lead({{ bucket_date }}) over (partition by {{ partition_by }} order by {{ bucket_date }}),
+        cast('9999-12-31' as date)
+    )
+{%- endmacro %}

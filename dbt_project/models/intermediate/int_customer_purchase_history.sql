@@ -114,26 +114,13 @@ bucketed as (
 ),
 {% endfor %}
 
-customer_dates as (
-    -- every as-of date of the run from the customer's first bucket on
+running as (
+    -- running totals over the customer's buckets with activity (each bucket once)
     select
-        customers.customer_id,
-        customers.customer_key,
-        run_dates.as_of_date
-    from (
-        select customer_id, min(customer_key) as customer_key, min(bucket_date) as first_bucket_date
-        from bucketed
-        group by customer_id
-    ) as customers
-    inner join run_dates
-        on run_dates.as_of_date >= customers.first_bucket_date
-),
-
-lifetime as (
-    select
-        customer_dates.customer_id,
-        customer_dates.customer_key,
-        customer_dates.as_of_date,
+        bucketed.customer_id,
+        bucketed.customer_key,
+        bucketed.bucket_date,
+        {{ next_bucket_date('bucketed.customer_id', 'bucketed.bucket_date') }} as next_bucket_date,
         cast(sum(bucketed.orders) over to_date as bigint) as orders_to_date,
         sum(bucketed.gross_revenue) over to_date as gross_revenue_to_date,
         sum(bucketed.refunded_amount) over to_date as refunded_amount_to_date,
@@ -147,20 +134,45 @@ lifetime as (
         {{ first_by('channel_leaders.leader', 'channel_leaders.leader_rank') }} over to_date as preferred_channel,
         {{ first_by('product_category_leaders.leader', 'product_category_leaders.leader_rank') }} over to_date
             as preferred_category
-    from customer_dates
-    left join bucketed
-        on customer_dates.customer_id = bucketed.customer_id
-        and customer_dates.as_of_date = bucketed.bucket_date
+    from bucketed
     left join channel_leaders
-        on customer_dates.customer_id = channel_leaders.customer_id
-        and customer_dates.as_of_date = channel_leaders.bucket_date
+        on bucketed.customer_id = channel_leaders.customer_id
+        and bucketed.bucket_date = channel_leaders.bucket_date
     left join product_category_leaders
-        on customer_dates.customer_id = product_category_leaders.customer_id
-        and customer_dates.as_of_date = product_category_leaders.bucket_date
+        on bucketed.customer_id = product_category_leaders.customer_id
+        and bucketed.bucket_date = product_category_leaders.bucket_date
     window to_date as (
-        partition by customer_dates.customer_id order by customer_dates.as_of_date
+        partition by bucketed.customer_id order by bucketed.bucket_date
         rows between unbounded preceding and current row
     )
+),
+
+span_dates as (
+    {{ as_of_span_dates('running') }}
+),
+
+lifetime as (
+    -- carried to every as-of date of the run from the customer's first bucket on
+    select
+        running.customer_id,
+        running.customer_key,
+        span_dates.as_of_date,
+        running.orders_to_date,
+        running.gross_revenue_to_date,
+        running.refunded_amount_to_date,
+        running.net_revenue_to_date,
+        running.discounted_orders_to_date,
+        running.disputed_orders_to_date,
+        running.purchase_days_to_date,
+        running.first_order_date,
+        running.last_order_date,
+        running.last_reactivation_date,
+        running.preferred_channel,
+        running.preferred_category
+    from running
+    inner join span_dates
+        on running.bucket_date = span_dates.bucket_date
+        and running.next_bucket_date = span_dates.next_bucket_date
 ),
 
 windows as (

@@ -52,23 +52,35 @@ bucketed as (
     group by 1, 2
 ),
 
-lifetime as (
-    -- every as-of date from the customer's first bucket on; running sums over the buckets
+running as (
     select
-        customers.customer_id,
-        run_dates.as_of_date,
-        cast(sum(bucketed.tickets) over to_date as bigint) as tickets_to_date,
-        cast(sum(bucketed.complaints) over to_date as bigint) as complaints_to_date
-    from (select customer_id, min(bucket_date) as first_bucket_date from bucketed group by 1) as customers
-    inner join run_dates
-        on run_dates.as_of_date >= customers.first_bucket_date
-    left join bucketed
-        on customers.customer_id = bucketed.customer_id
-        and run_dates.as_of_date = bucketed.bucket_date
+        customer_id,
+        bucket_date,
+        {{ next_bucket_date() }} as next_bucket_date,
+        cast(sum(tickets) over to_date as bigint) as tickets_to_date,
+        cast(sum(complaints) over to_date as bigint) as complaints_to_date
+    from bucketed
     window to_date as (
-        partition by customers.customer_id order by run_dates.as_of_date
+        partition by customer_id order by bucket_date
         rows between unbounded preceding and current row
     )
+),
+
+span_dates as (
+    {{ as_of_span_dates('running') }}
+),
+
+lifetime as (
+    -- carried to every as-of date of the run from the customer's first bucket on
+    select
+        running.customer_id,
+        span_dates.as_of_date,
+        running.tickets_to_date,
+        running.complaints_to_date
+    from running
+    inner join span_dates
+        on running.bucket_date = span_dates.bucket_date
+        and running.next_bucket_date = span_dates.next_bucket_date
 ),
 
 windows as (
