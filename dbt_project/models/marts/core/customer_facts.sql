@@ -10,6 +10,10 @@
     lifetime and "last N days" values (macros/as_of.sql); this model joins them on
     (customer, as-of date), with zeros where a customer had no activity yet.
 
+    median_days_between_orders is the median of the gaps between the purchase days up to the
+    as-of date (the first distinct_purchase_days - 1 gaps); null with fewer than two. (Before
+    the set-based rewrite a customer seen before a first purchase got the median of later gaps.)
+
     Demographics (country, city, gender, age band, consent) are the current values from
     dim_customers: the CRM export keeps no history. The age band is computed on the as-of date.
 -#}
@@ -116,7 +120,10 @@ final as (
         coalesce(purchases.distinct_purchase_days, 0) as distinct_purchase_days,
         {{ days_between('purchases.last_order_date', 'grid.as_of_date') }} as days_since_last_order,
         cast(
-            {{ list_median('list_slice(purchase_gaps.gaps_in_date_order, 1, purchases.distinct_purchase_days - 1)') }}
+            {{ median_of_first(
+                'purchase_gaps.gaps_in_date_order',
+                'greatest(coalesce(purchases.distinct_purchase_days, 0) - 1, 0)'
+            ) }}
             as decimal(9, 1)
         ) as median_days_between_orders,
         coalesce(purchases.purchases_last_30_days, 0) as purchases_last_30_days,
