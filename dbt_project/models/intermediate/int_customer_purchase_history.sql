@@ -11,7 +11,9 @@
 
     A reactivation is a purchase after a gap of at least lifecycle.reactivated_min_gap_days.
     The preferred channel and category are those with the most orders so far; ties go to the
-    one that got there first, then alphabetically.
+    one that got there first, then alphabetically. The median gap between purchase days so far
+    is the median of the first (purchase days to date - 1) gaps of int_customer_purchase_gaps,
+    computed once per bucket, not per as-of date.
 -#}
 with
 
@@ -21,6 +23,10 @@ purchase_days as (
 
 transactions as (
     select * from {{ ref('int_transactions_unified') }}
+),
+
+purchase_gaps as (
+    select * from {{ ref('int_customer_purchase_gaps') }}
 ),
 
 run_dates as (
@@ -147,6 +153,22 @@ running as (
     )
 ),
 
+running_with_gaps as (
+    -- the median gap between purchase days so far: of the first (purchase days - 1) gaps
+    select
+        running.*,
+        cast(
+            {{ median_of_first(
+                'purchase_gaps.gaps_in_date_order',
+                'greatest(running.purchase_days_to_date - 1, 0)'
+            ) }}
+            as decimal(9, 1)
+        ) as median_days_between_orders
+    from running
+    left join purchase_gaps
+        on running.customer_id = purchase_gaps.customer_id
+),
+
 span_dates as (
     {{ as_of_span_dates('running') }}
 ),
@@ -168,8 +190,9 @@ lifetime as (
         running.last_order_date,
         running.last_reactivation_date,
         running.preferred_channel,
-        running.preferred_category
-    from running
+        running.preferred_category,
+        running.median_days_between_orders
+    from running_with_gaps as running
     inner join span_dates
         on running.bucket_date = span_dates.bucket_date
         and running.next_bucket_date = span_dates.next_bucket_date
