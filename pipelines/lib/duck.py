@@ -74,7 +74,7 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
     if read_only and not path.exists():
         con = duckdb.connect(":memory:")
     else:
-        database = path
+        database = None if os.fspath(path) == ":memory:" else path
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -106,7 +106,9 @@ def test_incremental_history_equals_a_rebuild_row_for_row(scratch_db, incrementa
 
 
 def test_history_holds_every_date_once(incremental_db):
-    dates = query(incremental_db, "select distinct as_of_date from marts.segment_snapshots order by 1")
+    dates = query(
+        incremental_db, "select distinct as_of_date from marts.segment_snapshots order by 1"
+    )
     assert [d for (d,) in dates] == DATES
     transition_dates = query(
         incremental_db, "select distinct as_of_date from marts.segment_transitions order by 1"
@@ -128,9 +130,7 @@ def test_customer_facts_of_a_run_equal_the_rebuilds_rows_of_those_dates(scratch_
     assert (only_incremental, only_rebuild) == (0, 0)
 
 
-def test_a_backfill_of_an_earlier_date_never_moves_the_present_back(
-    incremental_db, tmp_path: Path
-):
+def test_a_backfill_of_an_earlier_date_never_moves_the_present_back(incremental_db, tmp_path: Path):
     db = tmp_path / "build.duckdb"
     shutil.copy(incremental_db, db)
     present = query(db, "select count(*), bit_xor(hash(t)) from marts.customer_segments t")
