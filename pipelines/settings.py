@@ -78,6 +78,12 @@ class Settings:
         return self.warehouse_dir / "build.duckdb"
 
     @property
+    def duckdb_temp_dir(self) -> Path:
+        """Where DuckDB spills past its memory limit (dbt and pipeline connections)."""
+        override = (os.environ.get("SEGMENTS_DUCKDB_TEMP_DIR") or "").strip()
+        return Path(override) if override else self.warehouse_dir / "tmp" / "duckdb"
+
+    @property
     def published_db(self) -> Path:
         """The read-only file BI tools open; replaced atomically on each publish."""
         return self.warehouse_dir / "segments.duckdb"
@@ -95,10 +101,13 @@ class Settings:
         return self.warehouse_dir / "report.html"
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment for dbt subprocesses: profiles.yml reads these."""
+        """Environment for dbt subprocesses: profiles.yml reads these. DuckDB spills to
+        `<warehouse dir>/tmp/duckdb` unless SEGMENTS_DUCKDB_TEMP_DIR says otherwise; the memory
+        limit (SEGMENTS_DUCKDB_MEMORY_LIMIT, default 4GB) passes through from the environment."""
         return {
             "SEGMENTS_BUILD_DB": str(self.build_db),
             "SEGMENTS_REPORTING_CURRENCY": self.reporting_currency,
+            "SEGMENTS_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
         }
 
 

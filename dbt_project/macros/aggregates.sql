@@ -40,7 +40,38 @@
 {%- endmacro %}
 
 
-{# The median of a list column (DuckDB list_aggregate; null for an empty or null list). #}
-{% macro list_median(list_expression) -%}
-    list_aggregate({{ list_expression }}, 'median')
+{#
+    The values of `value` of a group as an array in `order_by` order (an aggregate).
+    DuckDB: list(... order by ...); the default is Spark SQL's collect_list over structs.
+#}
+{% macro ordered_list(value, order_by) -%}
+    {{ return(adapter.dispatch('ordered_list', 'segments')(value, order_by)) }}
+{%- endmacro %}
+
+{% macro default__ordered_list(value, order_by) -%}
+    transform(array_sort(collect_list(struct({{ order_by }} as sort_key, {{ value }} as item))), x -> x.item)
+{%- endmacro %}
+
+{% macro duckdb__ordered_list(value, order_by) -%}
+    list({{ value }} order by {{ order_by }})
+{%- endmacro %}
+
+
+{#
+    The median of the first `count` elements of an array (null for none): used for the
+    median gap between purchase days up to an as-of date, from one array per customer.
+#}
+{% macro median_of_first(list_expression, count) -%}
+    {{ return(adapter.dispatch('median_of_first', 'segments')(list_expression, count)) }}
+{%- endmacro %}
+
+{% macro default__median_of_first(list_expression, count) -%}
+    (
+        element_at(array_sort(slice({{ list_expression }}, 1, {{ count }})), cast(floor(({{ count }} + 1) / 2.0) as int))
+        + element_at(array_sort(slice({{ list_expression }}, 1, {{ count }})), cast(ceil(({{ count }} + 1) / 2.0) as int))
+    ) / 2.0
+{%- endmacro %}
+
+{% macro duckdb__median_of_first(list_expression, count) -%}
+    list_aggregate(list_slice({{ list_expression }}, 1, {{ count }}), 'median')
 {%- endmacro %}

@@ -32,8 +32,16 @@
 {#
     The rank of a value in a running count, for first_by()/min(): the highest count ranks first,
     then the value that reached it first, then the value alphabetically, so the leader never
-    depends on row order. A struct compares field by field (DuckDB).
+    depends on row order. A struct compares field by field (DuckDB struct literal; named_struct elsewhere).
 #}
 {% macro leader_rank(running_count, reached_date, value) -%}
+    {{ return(adapter.dispatch('leader_rank', 'segments')(running_count, reached_date, value)) }}
+{%- endmacro %}
+
+{% macro default__leader_rank(running_count, reached_date, value) -%}
+    named_struct('orders', -{{ running_count }}, 'reached_on', {{ reached_date }}, 'value', {{ value }})
+{%- endmacro %}
+
+{% macro duckdb__leader_rank(running_count, reached_date, value) -%}
     {'orders': -{{ running_count }}, 'reached_on': {{ reached_date }}, 'value': {{ value }}}
 {%- endmacro %}

@@ -22,29 +22,44 @@ class DatabaseBusyError(RuntimeError):
 _MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
-def memory_limit() -> str | None:
+DEFAULT_MEMORY_LIMIT = "4GB"
+
+
+def memory_limit() -> str:
     """DuckDB's memory limit for every pipeline connection and for dbt (profiles.yml reads
-    the same variable): SEGMENTS_DUCKDB_MEMORY_LIMIT, e.g. `6GB`; unset = DuckDB's default,
-    80% of RAM. Past the limit DuckDB spills to disk, but not every operator can: measured
-    on 1M transactions (6.8M customer x as-of-date rows), segment_snapshots needs ~5.7 GB and
-    fails with "Out of Memory" at 3GB, so the limit is opt-in."""
+    the same variable with the same default): SEGMENTS_DUCKDB_MEMORY_LIMIT, e.g. `6GB`;
+    unset = 4GB, so the pipeline process and dbt stay well under 6 GiB together. Past the
+    limit DuckDB spills to its temp directory (`temp_directory`) instead of taking the RAM."""
     value = (os.environ.get("SEGMENTS_DUCKDB_MEMORY_LIMIT") or "").strip()
     if not value:
-        return None
+        return DEFAULT_MEMORY_LIMIT
     if not _MEMORY_LIMIT.match(value):
         raise ValueError(
             f"SEGMENTS_DUCKDB_MEMORY_LIMIT={value!r} is not a size DuckDB understands; "
-            "use e.g. 6GB or 1500MB, or leave it empty for DuckDB's default (80% of RAM)"
+            f"use e.g. 6GB or 1500MB, or leave it empty for the default ({DEFAULT_MEMORY_LIMIT})"
         )
     return value
 
 
-def _configure(con: duckdb.DuckDBPyConnection) -> None:
+def temp_directory(database: Path | str) -> Path:
+    """Where DuckDB spills: SEGMENTS_DUCKDB_TEMP_DIR (Settings.dbt_env() sets it to
+    `<warehouse dir>/tmp/duckdb` for dbt), else `tmp/duckdb` next to the database file."""
+    value = (os.environ.get("SEGMENTS_DUCKDB_TEMP_DIR") or "").strip()
+    return Path(value) if value else Path(database).parent / "tmp" / "duckdb"
+
+
+def _configure(con: duckdb.DuckDBPyConnection, database: Path | None = None) -> None:
     # Naive timestamps mean UTC everywhere in the warehouse; without this a cast of an
     # ISO string without offset to TIMESTAMPTZ would use the machine's local zone.
     con.execute("SET TimeZone = 'UTC'")
-    if limit := memory_limit():
-        con.execute(f"SET memory_limit = '{limit}'")  # validated above: digits and a unit
+    con.execute(f"SET memory_limit = '{memory_limit()}'")  # validated: digits and a unit
+    if database is not None:
+        spill = temp_directory(database)
+        try:
+            spill.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return  # e.g. a read-only location: keep DuckDB's default (<database>.tmp)
+        con.execute(f"SET temp_directory = {sql_str(os.fspath(spill))}")
 
 
 @contextmanager
@@ -55,9 +70,11 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
     instead, so readers of a warehouse that was never built see "no rows", not an error.
     """
     path = Path(path)
+    database: Path | None = None
     if read_only and not path.exists():
         con = duckdb.connect(":memory:")
     else:
+        database = None if os.fspath(path) == ":memory:" else path
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -71,7 +88,7 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
                 f"open for writing. DuckDB said: {exc}"
             ) from exc
     try:
-        _configure(con)
+        _configure(con, database)
         yield con
     finally:
         con.close()

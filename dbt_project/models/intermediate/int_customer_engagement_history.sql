@@ -1,12 +1,13 @@
 {#-
-    One row per customer (customer_id = identifier_id(customer_key)) per as-of segment with
-    engagement events (see int_customer_purchase_history for segments and how customer_facts
-    reads the running totals).
+    One row per customer (customer_id = identifier_id(customer_key)) per as-of date of the run
+    on or after the customer's first engagement event: the last engagement date, and events,
+    sessions and weighted points in the last 30 / 90 days (0..N days before the as-of date).
+    Set-based like int_customer_purchase_history (macros/as_of.sql).
 
     An event belongs to a customer by its email, or else by its anonymous browser id when that
     browser was only ever logged in as one customer (int_customer_aliases); other anonymous
     events belong to nobody. Points are events weighted by type (seed engagement_event_weights);
-    points_x_day_number_to_date lets customer_facts weight points by recency with two lookups.
+    points_x_day_number_90 lets customer_facts weight the points by recency.
 -#}
 with
 
@@ -30,15 +31,8 @@ weights as (
     select * from {{ ref('engagement_event_weights') }}
 ),
 
-as_of_segments as (
-    select * from {{ ref('int_as_of_segments') }}
-),
-
-segment_bounds as (
-    select
-        max(calendar_date) as last_calendar_date,
-        min(segment_end_date) as first_segment_end_date
-    from as_of_segments
+run_dates as (
+    select * from {{ ref('stg_meta__run_as_of_dates') }}
 ),
 
 visitor_customers as (
@@ -55,56 +49,112 @@ visitor_customers as (
     where coalesce(by_email.customer_key, by_browser.customer_key) is not null
 ),
 
-segmented_events as (
-    -- collapse the (very many) events per visitor and segment before resolving customers
+visitor_days as (
+    -- collapse the (very many) events per visitor and day before resolving customers
     select
         events.visitor_id,
-        coalesce(as_of_segments.segment_end_date, segment_bounds.first_segment_end_date) as segment_end_date,
+        events.event_date as activity_date,
         count(*) as events,
         count(case when events.event_type = 'session_start' then 1 end) as sessions,
-        sum(coalesce(weights.weight, 0)) as points,
-        sum(coalesce(weights.weight, 0) * {{ day_number('events.event_date') }}) as points_x_day_number,
-        max(events.event_date) as last_event_date
+        sum(coalesce(weights.weight, 0)) as points
     from events
-    cross join segment_bounds
-    left join as_of_segments
-        on events.event_date = as_of_segments.calendar_date
     left join weights
         on events.event_type = weights.event_type
-    where events.event_date <= segment_bounds.last_calendar_date
+    where events.event_date <= (select max(as_of_date) from run_dates)
     group by 1, 2
 ),
 
-segmented as (
+engagement_days as (
     select
         visitor_customers.customer_id,
-        segmented_events.segment_end_date,
-        sum(segmented_events.events) as events,
-        sum(segmented_events.sessions) as sessions,
-        sum(segmented_events.points) as points,
-        sum(segmented_events.points_x_day_number) as points_x_day_number,
-        max(segmented_events.last_event_date) as last_event_date
-    from segmented_events
+        visitor_days.activity_date,
+        sum(visitor_days.events) as events,
+        sum(visitor_days.sessions) as sessions,
+        sum(visitor_days.points) as points
+    from visitor_days
     inner join visitor_customers
-        on segmented_events.visitor_id = visitor_customers.visitor_id
+        on visitor_days.visitor_id = visitor_customers.visitor_id
+    group by 1, 2
+),
+
+bucket_days as (
+    {{ as_of_bucket_days('engagement_days', 'activity_date') }}
+),
+
+window_days as (
+    {{ as_of_window_days('engagement_days', 'activity_date', 90) }}
+),
+
+bucketed as (
+    select
+        engagement_days.customer_id,
+        bucket_days.bucket_date,
+        max(engagement_days.activity_date) as last_event_date
+    from engagement_days
+    inner join bucket_days
+        on engagement_days.activity_date = bucket_days.activity_date
+    group by 1, 2
+),
+
+running as (
+    select
+        customer_id,
+        bucket_date,
+        {{ next_bucket_date() }} as next_bucket_date,
+        max(last_event_date) over (
+            partition by customer_id order by bucket_date
+            rows between unbounded preceding and current row
+        ) as last_engagement_date
+    from bucketed
+),
+
+span_dates as (
+    {{ as_of_span_dates('running') }}
+),
+
+lifetime as (
+    -- carried to every as-of date of the run from the customer's first bucket on
+    select
+        running.customer_id,
+        span_dates.as_of_date,
+        running.last_engagement_date
+    from running
+    inner join span_dates
+        on running.bucket_date = span_dates.bucket_date
+        and running.next_bucket_date = span_dates.next_bucket_date
+),
+
+windows as (
+    select
+        engagement_days.customer_id,
+        window_days.as_of_date,
+        cast(sum(engagement_days.events) filter (where window_days.days_ago <= 30) as bigint)
+            as engagement_events_last_30_days,
+        cast(sum(engagement_days.events) as bigint) as engagement_events_last_90_days,
+        cast(sum(engagement_days.sessions) filter (where window_days.days_ago <= 30) as bigint)
+            as sessions_last_30_days,
+        sum(engagement_days.points) as points_90,
+        sum(engagement_days.points * {{ day_number('engagement_days.activity_date') }}) as points_x_day_number_90
+    from engagement_days
+    inner join window_days
+        on engagement_days.activity_date = window_days.activity_date
     group by 1, 2
 ),
 
 final as (
     select
-        customer_id,
-        segment_end_date,
-        events,
-        cast(sum(events) over to_date as bigint) as events_to_date,
-        cast(sum(sessions) over to_date as bigint) as sessions_to_date,
-        sum(points) over to_date as points_to_date,
-        sum(points_x_day_number) over to_date as points_x_day_number_to_date,
-        max(last_event_date) over to_date as last_engagement_date
-    from segmented
-    window to_date as (
-        partition by customer_id order by segment_end_date
-        rows between unbounded preceding and current row
-    )
+        lifetime.customer_id,
+        lifetime.as_of_date,
+        lifetime.last_engagement_date,
+        coalesce(windows.engagement_events_last_30_days, 0) as engagement_events_last_30_days,
+        coalesce(windows.engagement_events_last_90_days, 0) as engagement_events_last_90_days,
+        coalesce(windows.sessions_last_30_days, 0) as sessions_last_30_days,
+        coalesce(windows.points_90, 0) as points_90,
+        coalesce(windows.points_x_day_number_90, 0) as points_x_day_number_90
+    from lifetime
+    left join windows
+        on lifetime.customer_id = windows.customer_id
+        and lifetime.as_of_date = windows.as_of_date
 )
 
 select * from final

@@ -1,7 +1,7 @@
 {#-
     One row per customer per UTC day with a transaction: the day's orders and money and, on a
     purchase day, the days since the customer's previous purchase day. The daily grain shared by
-    int_customer_purchase_history (running totals) and int_customer_purchase_gaps (median gap).
+    int_customer_purchase_history (as-of totals) and int_customer_purchase_gaps (median gap).
 
     customer_id = identifier_id(customer_key): a 64-bit integer that makes the window and group
     operations over 10M transactions cheap; it is internal to the build and never published.
@@ -10,15 +10,15 @@
 with
 
 transactions as (
-    -- the fact table, not int_transactions_unified: that model is ephemeral so that the
-    -- 10M-row transaction table is written once
-    select * from {{ ref('fct_transactions') }}
+    -- the intermediate transaction table (fct_transactions is its published copy)
+    select * from {{ ref('int_transactions_unified') }}
 ),
 
 daily as (
     select
         {{ identifier_id('customer_key') }} as customer_id,
         transaction_date as activity_date,
+        min(customer_key) as customer_key,
         cast(count(case when is_purchase then 1 end) as bigint) as orders,
         sum(gross_amount) as gross_revenue,
         sum(refunded_amount) as refunded_amount,

@@ -1,9 +1,9 @@
 {#-
     One row per customer with a purchase (customer_id, see int_customer_purchase_days): the days
-    between consecutive purchase days, in date order, as a list. customer_facts takes the median
-    of the first (purchase days to date − 1) gaps, i.e. the gaps up to the as-of date, so one
-    list serves any number of as-of dates. A median cannot be summed like the running totals
-    of int_customer_purchase_history, hence this separate, DuckDB-list-based model.
+    between consecutive purchase days, in date order, as a list. int_customer_purchase_history
+    takes the median of the first (purchase days to date − 1) gaps, i.e. the gaps up to the
+    as-of date, so one list serves any number of as-of dates. A median cannot be summed like
+    running totals, hence this separate, array-based model (macros/aggregates.sql).
 -#}
 with
 
@@ -14,7 +14,7 @@ purchase_days as (
 final as (
     select
         customer_id,
-        list(days_since_previous_purchase order by activity_date) as gaps_in_date_order
+        {{ ordered_list('days_since_previous_purchase', 'activity_date') }} as gaps_in_date_order
     from purchase_days
     where days_since_previous_purchase is not null
     group by customer_id

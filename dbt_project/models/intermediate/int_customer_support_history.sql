@@ -1,8 +1,9 @@
 {#-
-    One row per customer (customer_id = identifier_id(customer_key)) per as-of segment with
-    support tickets, with running ticket and
-    complaint counts up to the segment's end (see int_customer_purchase_history). Tickets belong
-    to a customer by the requester's email.
+    One row per customer (customer_id = identifier_id(customer_key)) per as-of date of the run
+    on or after the customer's first support ticket: tickets and complaints to date and in the
+    last 365 days (0..365 days before the as-of date). Set-based like
+    int_customer_purchase_history (macros/as_of.sql). Tickets belong to a customer by the
+    requester's email.
 -#}
 with
 
@@ -14,46 +15,96 @@ identity as (
     select * from {{ ref('int_customer_identity') }}
 ),
 
-as_of_segments as (
-    select * from {{ ref('int_as_of_segments') }}
+run_dates as (
+    select * from {{ ref('stg_meta__run_as_of_dates') }}
 ),
 
-segment_bounds as (
-    select
-        max(calendar_date) as last_calendar_date,
-        min(segment_end_date) as first_segment_end_date
-    from as_of_segments
-),
-
-segmented as (
+support_days as (
     select
         {{ identifier_id('identity.customer_key') }} as customer_id,
-        coalesce(as_of_segments.segment_end_date, segment_bounds.first_segment_end_date) as segment_end_date,
+        cast(tickets.created_at as date) as activity_date,
         count(*) as tickets,
         count(case when tickets.is_complaint then 1 end) as complaints
     from tickets
-    cross join segment_bounds
     inner join identity
         on identity.identifier_id = {{ identifier_id(identifier("'email'", 'tickets.customer_email')) }}
-    left join as_of_segments
-        on cast(tickets.created_at as date) = as_of_segments.calendar_date
-    where cast(tickets.created_at as date) <= segment_bounds.last_calendar_date
+    where cast(tickets.created_at as date) <= (select max(as_of_date) from run_dates)
+    group by 1, 2
+),
+
+bucket_days as (
+    {{ as_of_bucket_days('support_days', 'activity_date') }}
+),
+
+window_days as (
+    {{ as_of_window_days('support_days', 'activity_date', 365) }}
+),
+
+bucketed as (
+    select
+        support_days.customer_id,
+        bucket_days.bucket_date,
+        sum(support_days.tickets) as tickets,
+        sum(support_days.complaints) as complaints
+    from support_days
+    inner join bucket_days
+        on support_days.activity_date = bucket_days.activity_date
+    group by 1, 2
+),
+
+running as (
+    select
+        customer_id,
+        bucket_date,
+        {{ next_bucket_date() }} as next_bucket_date,
+        cast(sum(tickets) over to_date as bigint) as tickets_to_date,
+        cast(sum(complaints) over to_date as bigint) as complaints_to_date
+    from bucketed
+    window to_date as (
+        partition by customer_id order by bucket_date
+        rows between unbounded preceding and current row
+    )
+),
+
+span_dates as (
+    {{ as_of_span_dates('running') }}
+),
+
+lifetime as (
+    -- carried to every as-of date of the run from the customer's first bucket on
+    select
+        running.customer_id,
+        span_dates.as_of_date,
+        running.tickets_to_date,
+        running.complaints_to_date
+    from running
+    inner join span_dates
+        on running.bucket_date = span_dates.bucket_date
+        and running.next_bucket_date = span_dates.next_bucket_date
+),
+
+windows as (
+    select
+        support_days.customer_id,
+        window_days.as_of_date,
+        cast(sum(support_days.complaints) as bigint) as complaints_last_365_days
+    from support_days
+    inner join window_days
+        on support_days.activity_date = window_days.activity_date
     group by 1, 2
 ),
 
 final as (
     select
-        customer_id,
-        segment_end_date,
-        tickets,
-        complaints,
-        cast(sum(tickets) over to_date as bigint) as tickets_to_date,
-        cast(sum(complaints) over to_date as bigint) as complaints_to_date
-    from segmented
-    window to_date as (
-        partition by customer_id order by segment_end_date
-        rows between unbounded preceding and current row
-    )
+        lifetime.customer_id,
+        lifetime.as_of_date,
+        lifetime.tickets_to_date,
+        lifetime.complaints_to_date,
+        coalesce(windows.complaints_last_365_days, 0) as complaints_last_365_days
+    from lifetime
+    left join windows
+        on lifetime.customer_id = windows.customer_id
+        and lifetime.as_of_date = windows.as_of_date
 )
 
 select * from final

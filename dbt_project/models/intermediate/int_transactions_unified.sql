@@ -1,4 +1,3 @@
-{{ config(materialized='ephemeral') }}
 {#-
     One row per transaction across every source, with its customer and its amounts converted to
     the reporting currency (SEGMENTS_REPORTING_CURRENCY). The rate is the one of the transaction's
@@ -7,7 +6,8 @@
     after its last rate the last one; fx_rate_date shows which rate was used. A currency with no
     rate at all leaves the converted amounts null (test assert_transactions_have_an_fx_rate).
 
-    Ephemeral: compiled into fct_transactions, so the largest table is written once; its tests
+    A table: fct_transactions publishes it and the customer histories (int_customer_purchase_days,
+    int_customer_purchase_history) read it, so intermediate models never read a mart. Its tests
     live on fct_transactions.
 -#}
 with

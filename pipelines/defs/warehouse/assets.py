@@ -150,8 +150,10 @@ def warehouse_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SegmentsSettings
 ):
     """Every dbt model, seed and test, in one `dbt build` per run (each dbt call costs ~6 s)."""
-    # profiles.yml reads the build database's path (and DuckDB settings) from these
-    os.environ.update(settings.get().dbt_env())
+    cfg = settings.get()
+    cfg.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)  # DuckDB creates no parents
+    # profiles.yml reads the build database's path and DuckDB settings from these
+    os.environ.update(cfg.dbt_env())
     invocation = dbt.cli(["build"], context=context)
     yield from invocation.stream()
     prune_target_dirs(invocation.target_path.parent, keep=KEEP_TARGET_DIRS)

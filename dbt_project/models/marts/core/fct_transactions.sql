@@ -1,8 +1,8 @@
 {#-
     One row per transaction (order, charge, payment, till receipt) across every source: the
     customer, the channel, the UTC time, and gross / refunded / net amounts in the reporting
-    currency and in the original currency. Built by int_transactions_unified; this is the
-    BI-facing table.
+    currency and in the original currency. A copy of int_transactions_unified (which the
+    intermediate customer histories read): this is the BI-facing table.
 -#}
 with
 

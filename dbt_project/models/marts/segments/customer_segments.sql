@@ -1,7 +1,8 @@
 {#-
-    One row per customer known on the latest as-of date of the run (grain customer_key): the
-    BI-facing table of every customer's current segments, read from that date's
-    segment_snapshots rows. RFM columns are null for customers without a purchase in the RFM
+    One row per customer known on the latest as-of date in segment_snapshots (grain
+    customer_key): the BI-facing table of every customer's current segments, read from that
+    date's snapshot rows. The latest date of the whole history, not of the run: a backfill of
+    past dates adds history but never moves the present back. RFM columns are null for customers without a purchase in the RFM
     lookback window (prospects, long-lost buyers); value tier and price sensitivity are null for
     prospects.
 -#}
@@ -11,12 +12,8 @@ snapshots as (
     select * from {{ ref('segment_snapshots') }}
 ),
 
-run_dates as (
-    select * from {{ ref('stg_meta__run_as_of_dates') }}
-),
-
 latest_as_of_date as (
-    select max(as_of_date) as as_of_date from run_dates
+    select max(as_of_date) as as_of_date from snapshots
 ),
 
 final as (

@@ -1,0 +1,148 @@
+"""History grows incrementally: built date by date (or in batches) it equals a from-scratch
+rebuild of the same dates, row for row; and a backfill of past dates never moves the present
+(customer_segments) back.
+
+Real dbt on DuckDB, on a small synthetic data set (raw_fixtures.write_synthetic: two years up
+to 2024-06-30, ~1,000 customers) so that RFM quintiles, transitions and profiles have real
+content on every date.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import query, run_dbt
+from raw_fixtures import set_as_of_dates, write_synthetic
+
+# Month-ends and the last days of the data, as a first refresh and its daily runs would have.
+DATES = [
+    date(2023, 10, 31),
+    date(2023, 11, 30),
+    date(2023, 12, 31),
+    date(2024, 1, 31),
+    date(2024, 2, 29),
+    date(2024, 3, 31),
+    date(2024, 4, 30),
+    date(2024, 5, 31),
+    date(2024, 6, 28),
+    date(2024, 6, 29),
+    date(2024, 6, 30),
+]
+# The incremental build: a first refresh, a backfill batch, then daily runs (increasing order).
+BATCHES = [DATES[:4], DATES[4:8], DATES[8:9], DATES[9:10], DATES[10:]]
+
+# Every table that keeps history across runs (incremental on as_of_date), and the current view.
+HISTORY_TABLES = (
+    "marts.segment_snapshots",
+    "marts.segment_transitions",
+    "marts.segment_profiles",
+    "marts.rfm_score_cutoffs",
+    "marts.segment_settings_used",
+    "marts.customer_segments",
+)
+
+NO_TESTS = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
+
+
+def build(db: Path, work_dir: Path, dates: list[date]) -> None:
+    with duckdb.connect(str(db)) as con:
+        set_as_of_dates(con, dates)
+    run_dbt(db, work_dir, "build", *NO_TESTS)
+
+
+@pytest.fixture(scope="module")
+def raw_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_synthetic(
+        tmp_path_factory.mktemp("landed") / "landed.duckdb", transactions=8_000, as_of_dates=DATES
+    )
+
+
+@pytest.fixture(scope="module")
+def scratch_db(raw_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every date in one run, from an empty warehouse."""
+    work = tmp_path_factory.mktemp("scratch")
+    db = work / "build.duckdb"
+    shutil.copy(raw_db, db)
+    build(db, work, DATES)
+    return db
+
+
+@pytest.fixture(scope="module")
+def incremental_db(raw_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same dates, one batch per run, oldest first."""
+    work = tmp_path_factory.mktemp("incremental")
+    db = work / "build.duckdb"
+    shutil.copy(raw_db, db)
+    for batch in BATCHES:
+        build(db, work, batch)
+    return db
+
+
+def differences(db: Path, other: Path, table: str, where: str = "true") -> tuple[int, int, int]:
+    """(rows in db, rows only in db, rows only in other), as multisets."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.execute(f"attach '{other}' as other (read_only)")
+        rows = con.execute(f"select count(*) from {table} where {where}").fetchone()[0]
+        only_here = con.execute(
+            f"select count(*) from (select * from {table} where {where} "
+            f"except all select * from other.{table} where {where})"
+        ).fetchone()[0]
+        only_there = con.execute(
+            f"select count(*) from (select * from other.{table} where {where} "
+            f"except all select * from {table} where {where})"
+        ).fetchone()[0]
+    return rows, only_here, only_there
+
+
+@pytest.mark.parametrize("table", HISTORY_TABLES)
+def test_incremental_history_equals_a_rebuild_row_for_row(scratch_db, incremental_db, table):
+    rows, only_incremental, only_rebuild = differences(incremental_db, scratch_db, table)
+    assert rows > 0
+    assert (only_incremental, only_rebuild) == (0, 0)
+
+
+def test_history_holds_every_date_once(incremental_db):
+    dates = query(
+        incremental_db, "select distinct as_of_date from marts.segment_snapshots order by 1"
+    )
+    assert [d for (d,) in dates] == DATES
+    transition_dates = query(
+        incremental_db, "select distinct as_of_date from marts.segment_transitions order by 1"
+    )
+    assert [d for (d,) in transition_dates] == DATES[1:]
+
+
+def test_customer_facts_of_a_run_equal_the_rebuilds_rows_of_those_dates(scratch_db, incremental_db):
+    # customer_facts holds the last run's dates only; its rows do not depend on the batch.
+    last = BATCHES[-1]
+    assert query(incremental_db, "select distinct as_of_date from marts.customer_facts") == [
+        (d,) for d in last
+    ]
+    in_last = "as_of_date in (" + ", ".join(f"date '{d}'" for d in last) + ")"
+    rows, only_incremental, only_rebuild = differences(
+        incremental_db, scratch_db, "marts.customer_facts", in_last
+    )
+    assert rows > 0
+    assert (only_incremental, only_rebuild) == (0, 0)
+
+
+def test_a_backfill_of_an_earlier_date_never_moves_the_present_back(incremental_db, tmp_path: Path):
+    db = tmp_path / "build.duckdb"
+    shutil.copy(incremental_db, db)
+    present = query(db, "select count(*), bit_xor(hash(t)) from marts.customer_segments t")
+    earlier = date(2023, 6, 30)  # before every date built so far
+    build(db, tmp_path, [earlier])
+
+    assert query(db, "select distinct as_of_date from marts.customer_segments") == [(DATES[-1],)]
+    assert query(db, "select count(*), bit_xor(hash(t)) from marts.customer_segments t") == present
+    dates = query(db, "select distinct as_of_date from marts.segment_snapshots order by 1")
+    assert [d for (d,) in dates] == [earlier, *DATES]
+    # the backfill added its own date and left every later one as it was
+    for table in HISTORY_TABLES[:-1]:
+        later = f"as_of_date > date '{earlier}'"
+        rows, only_here, only_before = differences(db, incremental_db, table, later)
+        assert (only_here, only_before) == (0, 0), table
