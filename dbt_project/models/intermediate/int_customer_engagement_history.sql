@@ -4,85 +4,24 @@
     sessions and weighted points in the last 30 / 90 days (0..N days before the as-of date).
     Set-based like int_customer_purchase_history (macros/as_of.sql).
 
-    An event belongs to a customer by its email, or else by its anonymous browser id when that
-    browser was only ever logged in as one customer (int_customer_aliases); other anonymous
-    events belong to nobody. Points are events weighted by type (seed engagement_event_weights);
-    points_x_day_number_90 lets customer_facts weight the points by recency.
+    Reads the customer's engagement days (int_customer_engagement_days: events resolved to
+    customers, points weighted by type); points_x_day_number_90 lets customer_facts weight the
+    points by recency.
 -#}
+{#- the daily table is read where needed, not through a CTE that DuckDB might materialise -#}
+{%- set engagement_days = ref('int_customer_engagement_days') %}
 with
-
-events as (
-    select * from {{ ref('stg_events__events') }}
-),
-
-identity as (
-    select * from {{ ref('int_customer_identity') }}
-),
-
-aliases as (
-    select * from {{ ref('int_customer_aliases') }}
-),
-
-event_visitors as (
-    select * from {{ ref('int_event_visitors') }}
-),
-
-weights as (
-    select * from {{ ref('engagement_event_weights') }}
-),
 
 run_dates as (
     select * from {{ ref('stg_meta__run_as_of_dates') }}
 ),
 
-visitor_customers as (
-    -- each visitor resolved once: its email's customer, else its browser's
-    select
-        event_visitors.visitor_id,
-        {{ identifier_id('coalesce(by_email.customer_key, by_browser.customer_key)') }} as customer_id
-    from event_visitors
-    left join identity as by_email
-        on by_email.identifier_id = {{ identifier_id(identifier("'email'", 'event_visitors.customer_email')) }}
-    left join aliases as by_browser
-        on by_browser.alias_type = 'anonymous_id'
-        and by_browser.alias_value = event_visitors.anonymous_id
-    where coalesce(by_email.customer_key, by_browser.customer_key) is not null
-),
-
-visitor_days as (
-    -- collapse the (very many) events per visitor and day before resolving customers
-    select
-        events.visitor_id,
-        events.event_date as activity_date,
-        count(*) as events,
-        count(case when events.event_type = 'session_start' then 1 end) as sessions,
-        sum(coalesce(weights.weight, 0)) as points
-    from events
-    left join weights
-        on events.event_type = weights.event_type
-    where events.event_date <= (select max(as_of_date) from run_dates)
-    group by 1, 2
-),
-
-engagement_days as (
-    select
-        visitor_customers.customer_id,
-        visitor_days.activity_date,
-        sum(visitor_days.events) as events,
-        sum(visitor_days.sessions) as sessions,
-        sum(visitor_days.points) as points
-    from visitor_days
-    inner join visitor_customers
-        on visitor_days.visitor_id = visitor_customers.visitor_id
-    group by 1, 2
-),
-
 bucket_days as (
-    {{ as_of_bucket_days('engagement_days', 'activity_date') }}
+    {{ as_of_bucket_days(engagement_days, 'activity_date') }}
 ),
 
 window_days as (
-    {{ as_of_window_days('engagement_days', 'activity_date', 90) }}
+    {{ as_of_window_days(engagement_days, 'activity_date', 90) }}
 ),
 
 bucketed as (
@@ -90,7 +29,7 @@ bucketed as (
         engagement_days.customer_id,
         bucket_days.bucket_date,
         max(engagement_days.activity_date) as last_event_date
-    from engagement_days
+    from {{ engagement_days }} as engagement_days
     inner join bucket_days
         on engagement_days.activity_date = bucket_days.activity_date
     group by 1, 2
@@ -135,7 +74,7 @@ windows as (
             as sessions_last_30_days,
         sum(engagement_days.points) as points_90,
         sum(engagement_days.points * {{ day_number('engagement_days.activity_date') }}) as points_x_day_number_90
-    from engagement_days
+    from {{ engagement_days }} as engagement_days
     inner join window_days
         on engagement_days.activity_date = window_days.activity_date
     group by 1, 2

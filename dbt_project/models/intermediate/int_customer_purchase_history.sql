@@ -15,15 +15,10 @@
     is the median of the first (purchase days to date - 1) gaps of int_customer_purchase_gaps,
     computed once per bucket, not per as-of date.
 -#}
+{#- the large tables are read where needed, not through CTEs that DuckDB might materialise -#}
+{%- set purchase_days = ref('int_customer_purchase_days') %}
+{%- set transactions = ref('int_transactions_unified') %}
 with
-
-purchase_days as (
-    select * from {{ ref('int_customer_purchase_days') }}
-),
-
-transactions as (
-    select * from {{ ref('int_transactions_unified') }}
-),
 
 purchase_gaps as (
     select * from {{ ref('int_customer_purchase_gaps') }}
@@ -46,11 +41,11 @@ window_length as (
 ),
 
 bucket_days as (
-    {{ as_of_bucket_days('purchase_days', 'activity_date') }}
+    {{ as_of_bucket_days(purchase_days, 'activity_date') }}
 ),
 
 window_days as (
-    {{ as_of_window_days('purchase_days', 'activity_date', 'window_length.max_days', cross_join='window_length') }}
+    {{ as_of_window_days(purchase_days, 'activity_date', 'window_length.max_days', cross_join='window_length') }}
 ),
 
 bucketed as (
@@ -74,7 +69,7 @@ bucketed as (
                 then purchase_days.activity_date
             end
         ) as last_reactivation_date
-    from purchase_days
+    from {{ purchase_days }} as purchase_days
     cross join window_length
     inner join bucket_days
         on purchase_days.activity_date = bucket_days.activity_date
@@ -90,7 +85,7 @@ bucketed as (
         transactions.{{ dimension }} as value,
         count(*) as orders,
         max(transactions.transaction_date) as reached_date
-    from transactions
+    from {{ transactions }} as transactions
     inner join bucket_days
         on transactions.transaction_date = bucket_days.activity_date
     where transactions.is_purchase
@@ -215,7 +210,7 @@ windows as (
             as orders_in_rfm_lookback,
         sum(purchase_days.net_revenue) filter (where window_days.days_ago <= window_length.rfm_lookback_days)
             as net_revenue_in_rfm_lookback
-    from purchase_days
+    from {{ purchase_days }} as purchase_days
     cross join window_length
     inner join window_days
         on purchase_days.activity_date = window_days.activity_date
