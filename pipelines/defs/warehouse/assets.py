@@ -63,6 +63,25 @@ def first_data_date(con: duckdb.DuckDBPyConnection) -> date | None:
     return con.execute(f"select min(d) from ({' union all '.join(parts)})").fetchone()[0]
 
 
+# From this many raw transaction rows dbt runs one model at a time (see profiles.yml).
+ONE_THREAD_FROM_ROWS = 2_000_000
+
+
+def dbt_threads(build_db: os.PathLike) -> int:
+    """dbt threads for this run: SEGMENTS_DBT_THREADS if set, else 2 below
+    ONE_THREAD_FROM_ROWS raw transaction rows and 1 from there (bounded memory first)."""
+    if chosen := os.environ.get("SEGMENTS_DBT_THREADS", "").strip():
+        return max(1, int(chosen))
+    with duckdb.connect(os.fspath(build_db), read_only=True) as con:
+        rows = con.execute(
+            "select coalesce(sum(estimated_size), 0) from duckdb_tables() "
+            "where schema_name = 'raw' and table_name in ("
+            + ", ".join(f"'{t}'" for t in TRANSACTION_TABLES)
+            + ")"
+        ).fetchone()[0]
+    return 1 if rows >= ONE_THREAD_FROM_ROWS else 2
+
+
 def last_snapshot_date(con: duckdb.DuckDBPyConnection) -> date | None:
     """Newest as-of date in the segment history, or None before the first refresh."""
     exists = con.execute(
@@ -149,12 +168,16 @@ def run_as_of_dates(
 def warehouse_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: SegmentsSettings
 ):
-    """Every dbt model, seed and test, in one `dbt build` per run (each dbt call costs ~6 s)."""
+    """Every dbt model, seed and data test, in one `dbt build` per run (each dbt call costs
+    ~6 s)."""
     cfg = settings.get()
     cfg.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)  # DuckDB creates no parents
     # profiles.yml reads the build database's path and DuckDB settings from these
     os.environ.update(cfg.dbt_env())
-    invocation = dbt.cli(["build"], context=context)
+    os.environ["SEGMENTS_DBT_THREADS_RUN"] = str(dbt_threads(cfg.build_db))
+    # Unit tests check the SQL, not the data: they run in the test suite (tests/dbt), not on
+    # every refresh, as dbt recommends (7 of them cost ~3 s a run).
+    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context)
     yield from invocation.stream()
     prune_target_dirs(invocation.target_path.parent, keep=KEEP_TARGET_DIRS)
 
