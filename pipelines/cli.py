@@ -74,21 +74,11 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def failure_text(error) -> str:
-    """A step's error as the user should read it: the message, without the exception's
-    class path (`dagster._core...Failure: `), continuation lines indented."""
-    if error is None:
-        return "failed"
-    message = error.message.strip()
-    head, sep, rest = message.partition(": ")
-    if sep and "." in head and " " not in head:  # a qualified exception class name
-        message = rest
-    return message.replace("\n", "\n    ")
-
-
 def execute_refresh(start: date, end: date) -> bool:
     """One run of the refresh job for as-of dates [start, end]; True when it succeeded."""
     import dagster as dg
+
+    from pipelines.status import failure_text
 
     cfg = _settings.load()
     _settings.ensure_dagster_home(cfg)

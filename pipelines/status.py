@@ -11,6 +11,18 @@ RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 
 
+def failure_text(error) -> str:
+    """A step's error as the user should read it: the message without the exception's
+    qualified class name in front, continuation lines indented."""
+    if error is None or not error.message:
+        return "failed"
+    message = error.message.strip()
+    head, sep, rest = message.partition(": ")
+    if sep and "." in head and " " not in head:  # e.g. `<package>.events.Failure: `
+        message = rest
+    return message.replace("\n", "\n    ")
+
+
 def _fmt_ts(ts: float | None) -> str:
     if ts is None:
         return "-"
@@ -42,7 +54,7 @@ def describe_last_run(instance, job_name: str = "refresh") -> list[str]:
             continue
         if event.is_step_failure:
             err = event.step_failure_data.error
-            message = err.message.strip().splitlines()[0] if err and err.message else "failed"
+            message = failure_text(err).splitlines()[0]
             failures.append(f"  step {event.step_key} failed: {message}")
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data

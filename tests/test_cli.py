@@ -62,3 +62,15 @@ def test_binary_file_in_the_landing_zone_is_named_in_one_line_and_nothing_is_pub
         ).fetchone()
     assert files == [("shopify/orders_export_2024-03.csv",)]  # nothing of the bad file
     assert status == ("failed",)
+
+
+def test_a_failure_is_shown_without_the_exception_class_path() -> None:
+    from types import SimpleNamespace
+
+    from pipelines.status import failure_text
+
+    error = SimpleNamespace(message="pkg.events.Failure: 1 file failed:\n  - a.csv: binary\n")
+    assert failure_text(error) == "1 file failed:\n      - a.csv: binary"
+    plain = SimpleNamespace(message="step failed: see the log")
+    assert failure_text(plain) == "step failed: see the log"
+    assert failure_text(None) == "failed"

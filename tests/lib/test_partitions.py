@@ -6,7 +6,13 @@ from datetime import date
 
 import pytest
 
-from pipelines.lib.partitions import AS_OF, dates_for_run, history_dates, snapshot_dates
+from pipelines.lib.partitions import (
+    AS_OF,
+    dates_for_run,
+    history_dates,
+    is_month_end,
+    snapshot_dates,
+)
 
 FIRST = date(2024, 12, 1)
 
@@ -25,7 +31,7 @@ def test_first_refresh_builds_month_ends_and_the_last_35_days() -> None:
     assert len(daily) == 35 and daily[-1] == date(2026, 11, 30)
     month_ends = [d for d in dates if d < date(2026, 10, 27)]
     assert month_ends[0] == date(2024, 12, 31)  # not before the first transaction
-    assert all((d.month, d.day) != (d.month, 1) for d in month_ends)
+    assert all(is_month_end(d) for d in month_ends)
     assert len(month_ends) == 22  # Dec 2024 .. Sep 2026
     assert dates == sorted(set(dates))
 
