@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 {#-
     One row per customer per as-of date of the run: behavioural labels (thresholds in seed
     segment_settings, families behaviour and engagement):
@@ -28,10 +29,7 @@ settings as (
 scored as (
     select
         facts.*,
-        cast(least(
-            100,
-            round(100 * facts.engagement_points_last_90_days / settings.engagement_full_score_points)
-        ) as integer) as engagement_score
+        {{ engagement_score() }} as engagement_score
     from facts
     cross join settings
 ),
@@ -41,31 +39,10 @@ final as (
         scored.customer_key,
         scored.as_of_date,
         scored.engagement_score,
-        case
-            when scored.engagement_score >= settings.engagement_highly_engaged_min_score then 'highly_engaged'
-            when scored.engagement_score >= settings.engagement_engaged_min_score then 'engaged'
-            when scored.engagement_score >= settings.engagement_low_min_score then 'low'
-            else 'dormant'
-        end as engagement_band,
-        scored.sessions_last_30_days >= settings.behaviour_browser_min_sessions
-            and scored.purchases_last_30_days = 0 as is_browser_not_buyer,
-        case
-            when scored.orders_count = 0 then 'never'
-            when scored.days_since_last_order <= settings.behaviour_recency_window_1_max_days
-                then '0-' || cast(settings.behaviour_recency_window_1_max_days as {{ dbt.type_string() }}) || ' days'
-            when scored.days_since_last_order <= settings.behaviour_recency_window_2_max_days
-                then cast(settings.behaviour_recency_window_1_max_days + 1 as {{ dbt.type_string() }})
-                    || '-' || cast(settings.behaviour_recency_window_2_max_days as {{ dbt.type_string() }}) || ' days'
-            when scored.days_since_last_order <= settings.behaviour_recency_window_3_max_days
-                then cast(settings.behaviour_recency_window_2_max_days + 1 as {{ dbt.type_string() }})
-                    || '-' || cast(settings.behaviour_recency_window_3_max_days as {{ dbt.type_string() }}) || ' days'
-            else 'over ' || cast(settings.behaviour_recency_window_3_max_days as {{ dbt.type_string() }}) || ' days'
-        end as purchase_recency_window,
-        case
-            when scored.orders_count = 0 then null
-            when scored.discount_share >= settings.behaviour_bargain_hunter_min_discount_share then 'bargain_hunter'
-            else 'full_price_buyer'
-        end as price_sensitivity,
+        {{ engagement_band('scored.engagement_score') }} as engagement_band,
+        {{ is_browser_not_buyer('scored') }} as is_browser_not_buyer,
+        {{ purchase_recency_window('scored') }} as purchase_recency_window,
+        {{ price_sensitivity('scored') }} as price_sensitivity,
         scored.preferred_channel,
         scored.preferred_category
     from scored

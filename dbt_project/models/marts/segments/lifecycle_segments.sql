@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 {#-
     One row per customer per as-of date of the run: the customer's lifecycle status. The rules
     (thresholds in seed segment_settings, family lifecycle) are checked in this fixed order and
@@ -28,16 +29,7 @@ final as (
     select
         facts.customer_key,
         facts.as_of_date,
-        case
-            when facts.orders_count = 0 then 'prospect'
-            when {{ days_between('facts.last_reactivation_date', 'facts.as_of_date') }}
-                <= settings.lifecycle_reactivated_max_days then 'reactivated'
-            when facts.tenure_days <= settings.lifecycle_new_max_days then 'new'
-            when facts.orders_count >= settings.lifecycle_active_min_orders
-                and facts.days_since_last_order <= settings.lifecycle_active_max_days then 'active'
-            when facts.days_since_last_order <= settings.lifecycle_lapsing_max_days then 'lapsing'
-            else 'former'
-        end as lifecycle_status
+        {{ lifecycle_status() }} as lifecycle_status
     from facts
     cross join settings
 )

@@ -1,3 +1,4 @@
+{{ config(materialized='view') }}
 {#-
     One row per scored customer per as-of date of the run: the RFM segment of the customer's
     (r_score, fm_score) cell, from the seed rfm_segment_map (Putler's eleven segments, every one

@@ -56,25 +56,55 @@ members as (
         on snapshots.customer_key = customers.customer_key
 ),
 
-by_family as (
-    {%- for family in segment_families() %}
+profiles as (
     select
         as_of_date,
-        '{{ family }}' as segment_family,
-        cast({{ family }} as {{ dbt.type_string() }}) as segment,
-        customer_key,
-        net_revenue,
-        gross_revenue,
-        orders_count,
-        recency_days,
-        frequency,
-        monetary,
-        country_code,
-        preferred_category,
-        age_years
+        {{ family_of_set() }} as segment_family,
+        {{ segment_of_set() }} as segment,
+        count(*) as customers,
+        cast(sum(net_revenue) as decimal(18, 2)) as net_revenue,
+        cast(avg(recency_days) as decimal(12, 1)) as average_recency_days,
+        cast(avg(frequency) as decimal(12, 2)) as average_frequency,
+        cast(avg(monetary) as decimal(18, 2)) as average_monetary,
+        cast(sum(gross_revenue) / nullif(sum(orders_count), 0) as decimal(18, 2)) as average_order_value
     from members
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
+    group by {{ family_grouping_sets() }}
+),
+
+age_counts as (
+    -- members per whole age: the median age from these counts, not from every member's age
+    select
+        as_of_date,
+        {{ family_of_set() }} as segment_family,
+        {{ segment_of_set() }} as segment,
+        age_years,
+        count(*) as members
+    from members
+    where age_years is not null
+    group by {{ family_grouping_sets(['age_years']) }}
+),
+
+median_ages as (
+    -- the median of n ages: the mean of the ages at positions floor((n + 1) / 2) and
+    -- floor(n / 2) + 1 (one position when n is odd), read from the running counts
+    select
+        as_of_date,
+        segment_family,
+        segment,
+        (
+            min(case when members_up_to_age >= floor((members_with_age + 1) / 2) then age_years end)
+            + min(case when members_up_to_age >= floor(members_with_age / 2) + 1 then age_years end)
+        ) / 2.0 as median_age
+    from (
+        select
+            *,
+            sum(members) over by_segment as members_with_age,
+            sum(members) over (by_segment order by age_years rows between unbounded preceding and current row)
+                as members_up_to_age
+        from age_counts
+        window by_segment as (partition by as_of_date, segment_family, segment)
+    ) as running
+    group by as_of_date, segment_family, segment
 ),
 
 {% for attribute in ['country_code', 'preferred_category'] %}
@@ -86,30 +116,19 @@ top_{{ attribute }} as (
         segment,
         {{ first_by('value', "{'members': -members, 'value': value}") }} as top_value
     from (
-        select as_of_date, segment_family, segment, {{ attribute }} as value, count(*) as members
-        from by_family
+        select
+            as_of_date,
+            {{ family_of_set() }} as segment_family,
+            {{ segment_of_set() }} as segment,
+            {{ attribute }} as value,
+            count(*) as members
+        from members
         where {{ attribute }} is not null
-        group by 1, 2, 3, 4
+        group by {{ family_grouping_sets([attribute]) }}
     ) as counted
     group by 1, 2, 3
 ),
 {% endfor %}
-
-profiles as (
-    select
-        as_of_date,
-        segment_family,
-        segment,
-        count(*) as customers,
-        cast(sum(net_revenue) as decimal(18, 2)) as net_revenue,
-        cast(avg(recency_days) as decimal(12, 1)) as average_recency_days,
-        cast(avg(frequency) as decimal(12, 2)) as average_frequency,
-        cast(avg(monetary) as decimal(18, 2)) as average_monetary,
-        cast(sum(gross_revenue) / nullif(sum(orders_count), 0) as decimal(18, 2)) as average_order_value,
-        cast({{ median('age_years') }} as decimal(5, 1)) as median_age
-    from by_family
-    group by as_of_date, segment_family, segment
-),
 
 final as (
     select
@@ -130,7 +149,7 @@ final as (
         profiles.average_order_value,
         top_country_code.top_value as top_country_code,
         top_preferred_category.top_value as top_category,
-        profiles.median_age,
+        cast(median_ages.median_age as decimal(5, 1)) as median_age,
         profiles.customers < greatest(
             settings.profiles_min_segment_share * sum(profiles.customers) over family_on_date,
             settings.profiles_min_segment_customers
@@ -145,6 +164,10 @@ final as (
         on profiles.as_of_date = top_preferred_category.as_of_date
         and profiles.segment_family = top_preferred_category.segment_family
         and profiles.segment is not distinct from top_preferred_category.segment
+    left join median_ages
+        on profiles.as_of_date = median_ages.as_of_date
+        and profiles.segment_family = median_ages.segment_family
+        and profiles.segment is not distinct from median_ages.segment
     window family_on_date as (partition by profiles.as_of_date, profiles.segment_family)
 )
 

@@ -17,6 +17,10 @@
     rfm_segment_changed_date is the first snapshot date of the customer's current run of that
     segment. Both continue from the last snapshot before the run, so re-running an old date
     does not rewrite the change dates of later snapshots: re-run forward from it to refresh.
+
+    One pass: every label comes from the customer's customer_facts row (the family rules of
+    macros/segment_labels.sql, shared with the family models) and its rfm_segments row; the
+    change dates are window functions over the customer's rows ordered by date (no self-join).
 -#}
 with
 
@@ -28,20 +32,16 @@ rfm as (
     select * from {{ ref('rfm_segments') }}
 ),
 
-lifecycle as (
-    select * from {{ ref('lifecycle_segments') }}
-),
-
-value_tiers as (
-    select * from {{ ref('value_tier_segments') }}
-),
-
-behaviour as (
-    select * from {{ ref('behavioural_segments') }}
+settings as (
+    select * from {{ ref('int_segment_settings') }}
 ),
 
 run_dates as (
     select * from {{ ref('stg_meta__run_as_of_dates') }}
+),
+
+vip_cutoffs as (
+    {{ vip_cutoffs('facts') }}
 ),
 
 labels as (
@@ -56,25 +56,25 @@ labels as (
         rfm.m_score,
         rfm.fm_score,
         rfm.rfm_segment,
-        lifecycle.lifecycle_status,
-        value_tiers.value_tier,
-        value_tiers.is_near_threshold,
-        behaviour.engagement_score,
-        behaviour.engagement_band,
-        behaviour.is_browser_not_buyer,
-        behaviour.purchase_recency_window,
-        behaviour.price_sensitivity,
-        behaviour.preferred_channel,
-        behaviour.preferred_category
+        {{ lifecycle_status() }} as lifecycle_status,
+        {{ value_tier('vip_cutoffs.vip_cutoff_net_revenue') }} as value_tier,
+        {{ is_near_vip_threshold('vip_cutoffs.vip_cutoff_net_revenue') }} as is_near_threshold,
+        {{ engagement_score() }} as engagement_score,
+        {{ engagement_band(engagement_score()) }} as engagement_band,
+        {{ is_browser_not_buyer() }} as is_browser_not_buyer,
+        {{ purchase_recency_window() }} as purchase_recency_window,
+        {{ price_sensitivity() }} as price_sensitivity,
+        facts.preferred_channel,
+        facts.preferred_category,
+        false as is_from_earlier_run,
+        cast(null as date) as earlier_rfm_segment_changed_date
     from facts
+    cross join settings
+    left join vip_cutoffs
+        on facts.as_of_date = vip_cutoffs.as_of_date
     left join rfm
-        on facts.customer_key = rfm.customer_key and facts.as_of_date = rfm.as_of_date
-    inner join lifecycle
-        on facts.customer_key = lifecycle.customer_key and facts.as_of_date = lifecycle.as_of_date
-    inner join value_tiers
-        on facts.customer_key = value_tiers.customer_key and facts.as_of_date = value_tiers.as_of_date
-    inner join behaviour
-        on facts.customer_key = behaviour.customer_key and facts.as_of_date = behaviour.as_of_date
+        on facts.customer_key = rfm.customer_key
+        and facts.as_of_date = rfm.as_of_date
 ),
 
 {% if is_incremental() %}
@@ -115,13 +115,24 @@ ordered_dates as (
     from snapshot_dates
 ),
 
+{%- set label_columns = [
+    'recency_days', 'frequency', 'monetary', 'r_score', 'f_score', 'm_score', 'fm_score',
+    'lifecycle_status', 'value_tier', 'is_near_threshold', 'engagement_score', 'engagement_band',
+    'is_browser_not_buyer', 'purchase_recency_window', 'price_sensitivity', 'preferred_channel',
+    'preferred_category',
+] %}
+
 history as (
+    -- the run's rows with every label, and the last earlier snapshot's rows (segment only)
     select
         customer_key,
         as_of_date,
         rfm_segment,
-        false as is_from_earlier_run,
-        cast(null as date) as earlier_rfm_segment_changed_date
+        is_from_earlier_run,
+        earlier_rfm_segment_changed_date,
+        {%- for column in label_columns %}
+        {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
     from labels
     union all
     select
@@ -129,71 +140,75 @@ history as (
         as_of_date,
         rfm_segment,
         true,
-        rfm_segment_changed_date
+        rfm_segment_changed_date,
+        {%- for column in label_columns %}
+        null{{ "," if not loop.last }}
+        {%- endfor %}
     from last_earlier_snapshot
 ),
 
 with_previous as (
+    -- the customer's previous row; it is the previous snapshot's when its date is that date
     select
         history.*,
-        previous.rfm_segment as previous_rfm_segment,
-        previous.customer_key is not null as was_in_previous_snapshot
+        ordered_dates.previous_as_of_date,
+        lag(history.as_of_date) over by_customer as customer_previous_as_of_date,
+        lag(history.rfm_segment) over by_customer as customer_previous_rfm_segment
     from history
     inner join ordered_dates
         on history.as_of_date = ordered_dates.as_of_date
-    left join history as previous
-        on history.customer_key = previous.customer_key
-        and previous.as_of_date = ordered_dates.previous_as_of_date
+    window by_customer as (partition by history.customer_key order by history.as_of_date)
 ),
 
 change_dates as (
     select
-        customer_key,
-        as_of_date,
-        previous_rfm_segment,
+        with_previous.*,
+        case
+            when with_previous.customer_previous_as_of_date = with_previous.previous_as_of_date
+                then with_previous.customer_previous_rfm_segment
+        end as previous_rfm_segment,
         max(
             case
-                when is_from_earlier_run then earlier_rfm_segment_changed_date
-                when not was_in_previous_snapshot
-                    or rfm_segment is distinct from previous_rfm_segment then as_of_date
+                when with_previous.is_from_earlier_run then with_previous.earlier_rfm_segment_changed_date
+                when not coalesce(
+                        with_previous.customer_previous_as_of_date = with_previous.previous_as_of_date, false
+                    )
+                    or with_previous.rfm_segment is distinct from with_previous.customer_previous_rfm_segment
+                    then with_previous.as_of_date
             end
         ) over (
-            partition by customer_key order by as_of_date
+            partition by with_previous.customer_key order by with_previous.as_of_date
             rows between unbounded preceding and current row
-        ) as rfm_segment_changed_date,
-        is_from_earlier_run
+        ) as rfm_segment_changed_date
     from with_previous
 ),
 
 final as (
     select
-        labels.customer_key,
-        labels.as_of_date,
-        labels.recency_days,
-        labels.frequency,
-        labels.monetary,
-        labels.r_score,
-        labels.f_score,
-        labels.m_score,
-        labels.fm_score,
-        labels.rfm_segment,
-        change_dates.previous_rfm_segment,
-        change_dates.rfm_segment_changed_date,
-        labels.lifecycle_status,
-        labels.value_tier,
-        labels.is_near_threshold,
-        labels.engagement_score,
-        labels.engagement_band,
-        labels.is_browser_not_buyer,
-        labels.purchase_recency_window,
-        labels.price_sensitivity,
-        labels.preferred_channel,
-        labels.preferred_category
-    from labels
-    inner join change_dates
-        on labels.customer_key = change_dates.customer_key
-        and labels.as_of_date = change_dates.as_of_date
-        and not change_dates.is_from_earlier_run
+        customer_key,
+        as_of_date,
+        recency_days,
+        frequency,
+        monetary,
+        r_score,
+        f_score,
+        m_score,
+        fm_score,
+        rfm_segment,
+        previous_rfm_segment,
+        rfm_segment_changed_date,
+        lifecycle_status,
+        value_tier,
+        is_near_threshold,
+        engagement_score,
+        engagement_band,
+        is_browser_not_buyer,
+        purchase_recency_window,
+        price_sensitivity,
+        preferred_channel,
+        preferred_category
+    from change_dates
+    where not is_from_earlier_run
 )
 
 select * from final

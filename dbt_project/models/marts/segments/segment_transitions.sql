@@ -55,17 +55,33 @@ moves as (
         and previous.customer_key = current_snapshot.customer_key
 ),
 
-unpivoted as (
-    {%- for family in segment_families() %}
+counted as (
+    -- one aggregation with a grouping set per family: no unpivoted copy of the moves
     select
         as_of_date,
         previous_as_of_date,
-        '{{ family }}' as segment_family,
-        cast(from_{{ family }} as {{ dbt.type_string() }}) as from_segment,
-        cast(to_{{ family }} as {{ dbt.type_string() }}) as to_segment
+        case
+            {%- for family in segment_families() %}
+            when grouping(to_{{ family }}) = 0 then '{{ family }}'
+            {%- endfor %}
+        end as segment_family,
+        case
+            {%- for family in segment_families() %}
+            when grouping(to_{{ family }}) = 0 then cast(from_{{ family }} as {{ dbt.type_string() }})
+            {%- endfor %}
+        end as from_segment,
+        case
+            {%- for family in segment_families() %}
+            when grouping(to_{{ family }}) = 0 then cast(to_{{ family }} as {{ dbt.type_string() }})
+            {%- endfor %}
+        end as to_segment,
+        count(*) as customers
     from moves
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
+    group by grouping sets (
+        {%- for family in segment_families() %}
+        (as_of_date, previous_as_of_date, from_{{ family }}, to_{{ family }}){{ "," if not loop.last }}
+        {%- endfor %}
+    )
 ),
 
 final as (
@@ -75,10 +91,9 @@ final as (
         segment_family,
         from_segment,
         to_segment,
-        count(*) as customers,
+        customers,
         from_segment is distinct from to_segment as is_move
-    from unpivoted
-    group by as_of_date, previous_as_of_date, segment_family, from_segment, to_segment
+    from counted
 )
 
 select * from final
