@@ -11,6 +11,10 @@ import codecs
 import csv
 import difflib
 import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +29,36 @@ _MAGIC = {
     b"%PDF": "a PDF: land the CSV/JSON export instead",
     b"\xd0\xcf\x11\xe0": "an old Excel/Office file: export the sheet as CSV",
 }
+
+
+# Characters that make DuckDB's readers (read_csv, read_text, read_json) treat a path as a
+# glob pattern: `charges_*.jsonl` would read every Stripe file, `orders_2026-1?.csv` ten
+# months. DuckDB 2.0 has no option to turn globbing off and cannot escape a backslash, so
+# such a path is handed to DuckDB as a symlink with a plain name (see `duckdb_path`).
+GLOB_CHARS = frozenset("*?[]{}\\")
+
+
+@contextmanager
+def duckdb_path(path: Path) -> Iterator[str]:
+    """A path string that DuckDB reads as exactly this one file, never as a pattern.
+
+    A plain path is returned as is. A path with a glob character is linked under a plain
+    name (`file.<suffix>`) in a private temporary folder for the duration of the block.
+    """
+    text = os.fspath(path)
+    if not GLOB_CHARS.intersection(text):
+        yield text
+        return
+    with tempfile.TemporaryDirectory(prefix="segments-ingest-") as tmp:
+        if GLOB_CHARS.intersection(tmp):
+            raise IngestError(
+                f"{path.name}: the temporary folder {tmp} has a glob character in its path; "
+                "set TMPDIR to a folder without * ? [ ] { } or \\ and re-run."
+            )
+        suffix = "".join(c for c in path.suffix if c.isalnum() or c == ".")
+        link = Path(tmp) / f"file{suffix}"
+        link.symlink_to(path.resolve())
+        yield os.fspath(link)
 
 
 # Names that browsers, rsync and copy tools give files still being written.

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.defs.ingest.files import check_text, is_ready, read_header, sha256_of
+import duckdb
+
+from pipelines.defs.ingest.files import (
+    check_text,
+    duckdb_path,
+    is_ready,
+    read_header,
+    sha256_of,
+)
+from pipelines.defs.ingest.records import load_lines
 from pipelines.defs.ingest.spec import CsvFormat, IngestError, LandedFile
 
 FMT = CsvFormat(columns=("id", "amount", "note"), required=("id", "amount"))
@@ -66,3 +75,18 @@ def test_readiness_and_hash(tmp_path: Path) -> None:
     path = landed(tmp_path, b"id\n").path
     assert is_ready(path)
     assert sha256_of(path) == (hashlib.sha256(b"id\n").hexdigest(), 3)
+
+
+@pytest.mark.parametrize("name", ["a_*.csv", "a_?.csv", "a_[1].csv", "a_{1,2}.csv", "a\\*.csv"])
+def test_a_file_name_with_glob_characters_reads_only_that_file(tmp_path: Path, name: str) -> None:
+    # Regression: DuckDB expanded `charges_*.jsonl` as a pattern and read every Stripe file.
+    for other in ("a_1.csv", "a_2.csv", "a_x.csv"):
+        (tmp_path / other).write_text("other\n")
+    (tmp_path / name).write_text("mine\n", encoding="latin-1")
+    con = duckdb.connect()
+    with duckdb_path(tmp_path / name) as path:
+        assert con.execute("SELECT content FROM read_text(?)", [path]).fetchall() == [("mine\n",)]
+    # The streaming line reader (latin-1 / big files) and the whole-file one.
+    for encoding in ("latin-1", "utf-8"):
+        load_lines(con, LandedFile(tmp_path / name, f"shopify/{name}"), encoding)
+        assert con.execute("SELECT line FROM _lines").fetchall() == [("mine",)]
