@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pytest
-
 import duckdb
+import pytest
 
 from pipelines.defs.ingest.files import (
     check_text,
