@@ -13,6 +13,7 @@ publishes nothing, so BI keeps reading the last good file byte for byte.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass, field
@@ -262,3 +263,77 @@ def test_unreadable_file_fails_the_run_and_the_published_file_is_untouched(
             "SELECT _source_file, count(*) FROM raw.shopify_orders GROUP BY ALL"
         ).fetchall()
     assert loaded == [("shopify/orders_good.csv", 2)]
+
+
+# --- entries that are not plain files of the landing zone --------------------------------
+# Symlinks, pipes and folders cannot live in the corpus folder (git keeps no FIFO, and a link
+# to /etc/passwd would depend on the machine), so these cases build their entry here.
+
+OUTSIDE_SECRET = "root-secret-line:x:0:0"  # stands in for /etc/passwd's first line
+
+
+def _link_outside(path: Path, outside: Path) -> None:
+    path.symlink_to(outside)
+
+
+def _broken_link(path: Path, outside: Path) -> None:
+    path.symlink_to(outside.parent / "no-such-file.csv")
+
+
+def _fifo(path: Path, outside: Path) -> None:
+    os.mkfifo(path)
+
+
+def _folder(path: Path, outside: Path) -> None:
+    path.mkdir()
+
+
+def _unreadable(path: Path, outside: Path) -> None:
+    shutil.copy(CORPUS / "utf8_bom_csv" / "shopify" / "orders.csv", path)
+    path.chmod(0)
+
+
+SPECIAL_ENTRIES = {
+    "symlink_outside_landing_zone": (_link_outside, "a symbolic link to a file outside"),
+    "broken_symlink": (_broken_link, "a symbolic link to nothing"),
+    "fifo": (_fifo, "a named pipe (FIFO), not a regular file"),
+    "folder_named_like_a_file": (_folder, "a folder named like a data file"),
+    "no_read_permission": (_unreadable, "no read permission"),
+}
+
+
+@pytest.mark.timeout(60)  # a FIFO opened for reading would block forever
+@pytest.mark.parametrize("kind", sorted(SPECIAL_ENTRIES))
+def test_entry_that_is_not_a_plain_file_fails_its_source_in_one_line_without_its_content(
+    kind: str, tmp_path: Path
+) -> None:
+    make, expected = SPECIAL_ENTRIES[kind]
+    if kind == "no_read_permission" and os.geteuid() == 0:
+        pytest.skip("root reads any file: run the suite as a normal user to check this")
+    outside = tmp_path / "outside.csv"
+    outside.write_text(f"{OUTSIDE_SECRET}\n{OUTSIDE_SECRET}\n")
+    landing = tmp_path / "landing"
+    (landing / "shopify").mkdir(parents=True)
+    shutil.copy(
+        CORPUS / "one_bad_file_among_good" / "shopify" / "orders_good.csv", landing / "shopify"
+    )
+    make(landing / "shopify" / "orders.csv", outside)
+    db = tmp_path / "build.duckdb"
+
+    with pytest.raises(IngestError) as caught:
+        load_source("shopify", landing, db, now=NOW, start_date=START, reporting_currency="USD")
+
+    message = str(caught.value)
+    line = caught.value.failures["shopify/orders.csv"]
+    assert "\n" not in line and line.startswith("shopify/orders.csv: ") and expected in line
+    assert OUTSIDE_SECRET not in message and "Fix or remove" in message
+    run = CaseRun(landing, db)
+    try:
+        manifest = run.manifest("shopify/orders.csv")
+        assert manifest is not None and manifest["status"] == "failed"
+        assert manifest["error"] == line
+        assert rows_of(run, "raw", "shopify", "shopify/orders.csv") == 0
+        assert rows_of(run, "quarantine", "shopify", "shopify/orders.csv") == 0
+        assert rows_of(run, "raw", "shopify", "shopify/orders_good.csv") == 2  # the rest loads
+    finally:
+        run.close()

@@ -12,6 +12,7 @@ import csv
 import difflib
 import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,6 +60,49 @@ def duckdb_path(path: Path) -> Iterator[str]:
         link = Path(tmp) / f"file{suffix}"
         link.symlink_to(path.resolve())
         yield os.fspath(link)
+
+
+def entry_problem(path: Path, landing_dir: Path, extensions: tuple[str, ...]) -> str | None:
+    """Why a landing-zone entry cannot be read as a data file, in one line; None when it is a
+    readable regular file inside the landing zone, or a folder the walk goes into.
+
+    Decided from the file system alone (lstat, the link's resolved path, access bits): the
+    entry is never opened, so no byte of a file outside the landing zone reaches a message,
+    and a named pipe never blocks the run.
+    """
+    rel = path.relative_to(landing_dir).as_posix()
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # a dangling link, or a loop of links
+        return (
+            f"{rel}: a symbolic link to nothing (its target is missing); remove the link or "
+            "land the file itself."
+        )
+    if not resolved.is_relative_to(landing_dir.resolve()):
+        return (
+            f"{rel}: a symbolic link to a file outside the landing zone, which is never read; "
+            "copy the file into the landing zone instead of linking it."
+        )
+    mode = resolved.stat().st_mode
+    if stat.S_ISDIR(mode):
+        if path.suffix.lower() in extensions:
+            return (
+                f"{rel}: a folder named like a data file; rename it or move the export out "
+                "of it."
+            )
+        return None
+    if not stat.S_ISREG(mode):
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket or device"
+        return (
+            f"{rel}: {kind}, not a regular file, so it is not read; remove it and land the "
+            "export as a regular file."
+        )
+    if not os.access(resolved, os.R_OK):
+        return (
+            f"{rel}: no read permission for this process; give it read access "
+            "(e.g. chmod a+r) or remove the file."
+        )
+    return None
 
 
 # Names that browsers, rsync and copy tools give files still being written.
