@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -337,3 +338,21 @@ def test_entry_that_is_not_a_plain_file_fails_its_source_in_one_line_without_its
         assert rows_of(run, "raw", "shopify", "shopify/orders_good.csv") == 2  # the rest loads
     finally:
         run.close()
+
+
+def test_absurd_header_fails_its_file_in_seconds(tmp_path: Path) -> None:
+    # Regression: a 1.2 MB header with 50,000 columns took 97 s and 6.5 GB.
+    landing = tmp_path / "landing"
+    (landing / "support").mkdir(parents=True)
+    header = ",".join(f"column_{i:017d}" for i in range(50_000))
+    (landing / "support" / "tickets.csv").write_text(header + "\n" + "x," * 49_999 + "x\n")
+    started = time.perf_counter()
+    with pytest.raises(IngestError) as caught:
+        load_source(
+            "support", landing, tmp_path / "build.duckdb",
+            now=NOW, start_date=START, reporting_currency="USD",
+        )  # fmt: skip
+    assert time.perf_counter() - started < 10
+    assert caught.value.failures["support/tickets.csv"].startswith(
+        "support/tickets.csv: the header line is longer than 65,536 bytes (MAX_HEADER_BYTES"
+    )

@@ -24,6 +24,10 @@ from .spec import CsvFormat, IngestError, LandedFile
 _CHUNK = 1 << 20
 # A JSON line or CSV record longer than this is not an export row; DuckDB's default is 2 MB.
 MAX_LINE_BYTES = 64 << 20
+# Limits of a CSV header line. Real exports have tens of columns (Shopify's Orders export 80,
+# ~1.5 KB); a 1.2 MB header of 50,000 columns took DuckDB 97 s and 6.5 GB before failing.
+MAX_HEADER_BYTES = 64 << 10
+MAX_HEADER_COLUMNS = 1000
 _MAGIC = {
     b"PK\x03\x04": "a ZIP archive (an .xlsx workbook?): export the sheet as CSV",
     b"\x1f\x8b": "gzip-compressed: decompress it into the landing folder",
@@ -87,8 +91,7 @@ def entry_problem(path: Path, landing_dir: Path, extensions: tuple[str, ...]) ->
     if stat.S_ISDIR(mode):
         if path.suffix.lower() in extensions:
             return (
-                f"{rel}: a folder named like a data file; rename it or move the export out "
-                "of it."
+                f"{rel}: a folder named like a data file; rename it or move the export out of it."
             )
         return None
     if not stat.S_ISREG(mode):
@@ -197,7 +200,13 @@ def read_header(file: LandedFile, fmt: CsvFormat) -> dict[str, int]:
     or a file that is evidently delimited by another character.
     """
     with file.path.open("rb") as fh:
-        first = fh.readline(MAX_LINE_BYTES)
+        first = fh.readline(MAX_HEADER_BYTES + 1)
+    if len(first.rstrip(b"\r\n")) > MAX_HEADER_BYTES:
+        raise IngestError(
+            f"{file.rel}: the header line is longer than {MAX_HEADER_BYTES:,} bytes "
+            "(MAX_HEADER_BYTES in pipelines/defs/ingest/files.py), so this is not an export "
+            "of this source; check the file's first line."
+        )
     text = first.decode("utf-8-sig" if fmt.encoding == "utf-8" else fmt.encoding)
     text = text.rstrip("\r\n")
     if not text.strip():
@@ -206,6 +215,12 @@ def read_header(file: LandedFile, fmt: CsvFormat) -> dict[str, int]:
         )
     header = next(csv.reader([text], delimiter=fmt.delimiter))
     found = [h.strip() for h in header]
+    if len(found) > MAX_HEADER_COLUMNS:
+        raise IngestError(
+            f"{file.rel}: the header has {len(found):,} columns, more than "
+            f"{MAX_HEADER_COLUMNS:,} (MAX_HEADER_COLUMNS in pipelines/defs/ingest/files.py), "
+            "so this is not an export of this source; check the file's first line."
+        )
     positions: dict[str, list[int]] = {}
     for i, name in enumerate(found, start=1):
         positions.setdefault(name.casefold(), []).append(i)
@@ -232,7 +247,7 @@ def read_header(file: LandedFile, fmt: CsvFormat) -> dict[str, int]:
 def _missing_columns_message(
     rel: str, fmt: CsvFormat, missing: list[str], found: list[str], text: str
 ) -> str:
-    shown = ", ".join(repr(f) for f in found[:40])
+    shown = ", ".join(repr(f[:60]) for f in found[:40]) + (", ..." if len(found) > 40 else "")
     msg = f"{rel}: missing required column(s) {', '.join(repr(m) for m in missing)}."
     others = [d for d in (",", ";", "\t", "|") if d != fmt.delimiter and d in text]
     if len(found) == 1 and others:
