@@ -141,6 +141,8 @@ def assert_read_file(run: CaseRun, source: str, path: str, expected: dict[str, A
             assert detail and raw_record and line, f"{path} line {line}: {code} lacks context"
         for text in expected.get("raw_record_contains", []):
             assert any(text in r[2] for r in rows), f"{text!r} lost from {path}'s quarantine"
+        for text in expected.get("reason_detail_contains", []):
+            assert any(text in r[1] for r in rows), f"{text!r} not in {[r[1] for r in rows]}"
     for column, value in expected.get("raw_values", {}).items():
         table = get_spec(source).table
         found = {

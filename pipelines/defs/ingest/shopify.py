@@ -10,7 +10,7 @@ sums them must take one line per `order_name`.
 from __future__ import annotations
 
 from . import rules as r
-from .spec import Check, CsvFormat, LandedFile, ReadPlan, RunContext, SourceSpec
+from .spec import Check, CsvFormat, LandedFile, ReadPlan, RunContext, SourceSpec, UniqueKey
 
 FINANCIAL_STATUSES = (
     "pending",
@@ -207,6 +207,7 @@ def plan(file: LandedFile, ctx: RunContext) -> ReadPlan:
             " ELSE ' is a line item whose order line (Created at, Email, Total ...) is not in"
             " this file; re-export the whole order' END",
         ),
+        r.required("Id"),  # stg_shopify__orders.order_id is unique and not null
         r.required("Created at"),
         r.parses("invalid_timestamp", "Created at", "created_at", ts_example),
         r.parses("invalid_timestamp", "Paid at", "paid_at", ts_example),
@@ -258,4 +259,6 @@ SPEC = SourceSpec(
     # Lines of one order share its Name; a Name repeated later in the file is caught by
     # the `_repeated_order` rule above instead.
     unique_within_file=False,
+    # The same order under another Name (a re-export with renamed orders) shares its Id.
+    also_unique=(UniqueKey("order_id", "Id", entity="order_name", entity_label="Name"),),
 )
