@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .files import entry_problem, is_ready, sha256_of
-from .manifest import DUPLICATE_PREFIX, LOADED, ManifestRow
+from .manifest import DUPLICATE_PREFIX, LOADED, UNLOADED, ManifestRow
 from .spec import LandedFile, RunContext, SourceSpec
 
 
@@ -27,7 +27,7 @@ class Candidate:
     known: ManifestRow | None
     fingerprint: str
     first_seen_at: datetime
-    action: str  # parse | unchanged | duplicate | failed
+    action: str  # parse | unchanged | unloaded | duplicate | failed | refused
     duplicate_of: str | None = None
     error: str | None = None
 
@@ -68,7 +68,8 @@ def decide(
     ctx: RunContext,
 ) -> list[Candidate]:
     """What to do with each ready file: parse (new or changed), skip as unchanged (same
-    bytes and reader settings as its last load), or skip as a re-drop of loaded bytes."""
+    bytes and reader settings as its last load), skip as retracted (`segments unload`, same
+    bytes), or skip as a re-drop of loaded bytes."""
     loaded_by_sha = {r.file_sha256: path for path, r in sorted(known.items()) if r.status == LOADED}
     out = []
     for file in files:
@@ -94,6 +95,8 @@ def decide(
             cand.action, cand.duplicate_of = "duplicate", row.status[len(DUPLICATE_PREFIX) :]
         elif same and row.status == LOADED:
             cand.action = "unchanged"
+        elif row is not None and row.file_sha256 == sha and row.status == UNLOADED:
+            cand.action = "unloaded"  # retracted: these bytes stay out
         elif not same and original is not None and original != file.rel:
             cand.action, cand.duplicate_of = "duplicate", original
         if cand.action == "parse" and not (same and row.status == LOADED):
