@@ -37,6 +37,7 @@ REQUIRED = (
     "Lineitem quantity",
     "Lineitem name",
     "Lineitem price",
+    "Id",  # stg_shopify__orders.order_id is unique and not null: the order's identity
 )
 OPTIONAL = (
     "Shipping",
@@ -49,7 +50,6 @@ OPTIONAL = (
     "Billing Country",
     "Billing Phone",
     "Refunded Amount",
-    "Id",
     "Tags",
     "Source",
 )

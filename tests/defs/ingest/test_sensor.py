@@ -33,7 +33,7 @@ THREE_DAYS_AGO = TODAY - timedelta(days=3)
 
 HEADER = (
     "Name,Email,Financial Status,Paid at,Currency,Subtotal,Total,Created at,"
-    "Lineitem quantity,Lineitem name,Lineitem price"
+    "Lineitem quantity,Lineitem name,Lineitem price,Id"
 )
 
 
@@ -42,7 +42,8 @@ def shopify_csv(*orders: tuple[str, date]) -> str:
     lines = [HEADER]
     for name, day in orders:
         ts = f"{day.isoformat()} 10:00:00 +0000"
-        lines.append(f"{name},a@example.com,paid,{ts},EUR,10.00,10.00,{ts},1,Mug,10.00")
+        order_id = name.strip("#")
+        lines.append(f"{name},a@example.com,paid,{ts},EUR,10.00,10.00,{ts},1,Mug,10.00,{order_id}")
     return "\n".join(lines) + "\n"
 
 
