@@ -358,3 +358,64 @@ def test_absurd_header_fails_its_file_in_seconds(tmp_path: Path) -> None:
     assert caught.value.failures["support/tickets.csv"].startswith(
         "support/tickets.csv: the header line is longer than 65,536 bytes (MAX_HEADER_BYTES"
     )
+
+
+def test_a_reload_that_drops_most_rows_fails_the_run_until_allowed(
+    segments_env: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression: a loaded file rewritten as header-only silently removed its rows from raw
+    # and from the published data. Each run here also holds an unreadable file, so it stops
+    # after ingest (no dbt): what matters is what ingest did and said through the real job.
+    from pipelines.cli import execute_refresh
+
+    shopify = segments_env["landing"] / "shopify"
+    shopify.mkdir()
+    good = shopify / "orders_good.csv"
+    shutil.copy(CORPUS / "one_bad_file_among_good" / "shopify" / "orders_good.csv", good)
+    broken = CORPUS / "xlsx_renamed_csv" / "shopify" / "orders.csv"
+    shutil.copy(broken, shopify)
+    published = segments_env["warehouse"] / "segments.duckdb"
+    last_good_publish(published)
+    before = sha256(published)
+    build = segments_env["warehouse"] / "build.duckdb"
+
+    def loaded() -> int:
+        with duckdb.connect(str(build), read_only=True) as con:
+            query = "SELECT count(*) FROM raw.shopify_orders WHERE _source_file = ?"
+            return con.execute(query, ["shopify/orders_good.csv"]).fetchone()[0]
+
+    with pytest.raises(IngestError):  # yesterday's run: the good file loads, the xlsx fails
+        load_source("shopify", segments_env["landing"], build, start_date=START)
+    assert loaded() == 2
+    good.write_text(good.read_text().splitlines(keepends=True)[0])  # header only
+    capsys.readouterr()
+
+    assert not execute_refresh(date(2024, 3, 5), date(2024, 3, 5))
+    err = capsys.readouterr().err
+    assert (
+        "shopify/orders_good.csv: changed, and its new version would leave 0 of the 2 rows" in err
+    )
+    assert "--allow-shrink" in err
+    assert loaded() == 2 and sha256(published) == before
+
+    monkeypatch.setenv("SEGMENTS_ALLOW_SHRINKING_RELOAD", "true")  # what --allow-shrink sets
+    assert not execute_refresh(date(2024, 3, 5), date(2024, 3, 5))  # the xlsx still fails
+    assert "orders_good.csv: changed" not in capsys.readouterr().err
+    assert loaded() == 0 and sha256(published) == before
+
+
+def test_allow_shrink_flag_sets_the_setting_for_this_process(
+    segments_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines import settings
+    from pipelines.cli import _allow_shrink, build_parser
+
+    monkeypatch.delenv("SEGMENTS_ALLOW_SHRINKING_RELOAD", raising=False)
+    assert settings.load().allow_shrinking_reload is False
+    _allow_shrink(build_parser().parse_args(["run"]))
+    assert settings.load().allow_shrinking_reload is False
+    _allow_shrink(build_parser().parse_args(["run", "--allow-shrink"]))
+    assert settings.load().allow_shrinking_reload is True
+    monkeypatch.delenv("SEGMENTS_ALLOW_SHRINKING_RELOAD")
