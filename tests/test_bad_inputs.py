@@ -297,7 +297,7 @@ def _unreadable(path: Path, outside: Path) -> None:
 
 
 SPECIAL_ENTRIES = {
-    "symlink_outside_landing_zone": (_link_outside, "a symbolic link to a file outside"),
+    "symlink_outside_landing_zone": (_link_outside, "a symbolic link to a place outside"),
     "broken_symlink": (_broken_link, "a symbolic link to nothing"),
     "fifo": (_fifo, "a named pipe (FIFO), not a regular file"),
     "folder_named_like_a_file": (_folder, "a folder named like a data file"),
@@ -419,3 +419,27 @@ def test_allow_shrink_flag_sets_the_setting_for_this_process(
     _allow_shrink(build_parser().parse_args(["run", "--allow-shrink"]))
     assert settings.load().allow_shrinking_reload is True
     monkeypatch.delenv("SEGMENTS_ALLOW_SHRINKING_RELOAD")
+
+
+def test_a_source_folder_may_be_a_link_but_nothing_in_it_may_point_out(tmp_path: Path) -> None:
+    drop = tmp_path / "sftp" / "shopify"  # e.g. an SFTP drop folder linked as the source folder
+    drop.mkdir(parents=True)
+    shutil.copy(CORPUS / "one_bad_file_among_good" / "shopify" / "orders_good.csv", drop)
+    secret = tmp_path / "elsewhere.csv"
+    secret.write_text(f"{OUTSIDE_SECRET}\n")
+    (drop / "orders_link.csv").symlink_to(secret)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "shopify").symlink_to(drop)
+    db = tmp_path / "build.duckdb"
+
+    with pytest.raises(IngestError) as caught:
+        load_source("shopify", landing, db, now=NOW, start_date=START, reporting_currency="USD")
+
+    assert list(caught.value.failures) == ["shopify/orders_link.csv"]
+    assert OUTSIDE_SECRET not in str(caught.value)
+    run = CaseRun(landing, db)
+    try:
+        assert rows_of(run, "raw", "shopify", "shopify/orders_good.csv") == 2
+    finally:
+        run.close()

@@ -82,10 +82,16 @@ def entry_problem(path: Path, landing_dir: Path, extensions: tuple[str, ...]) ->
             f"{rel}: a symbolic link to nothing (its target is missing); remove the link or "
             "land the file itself."
         )
-    if not resolved.is_relative_to(landing_dir.resolve()):
+    parts = path.relative_to(landing_dir).parts
+    # A source folder (landing/<source>, landing/generic/<name>) may itself be a link to a
+    # mount or an SFTP drop folder; nothing inside it may point out of it.
+    depth = 2 if parts[0] == "generic" else 1
+    roots = [landing_dir / Path(*parts[:i]) for i in range(min(depth, len(parts) - 1) + 1)]
+    is_root = len(parts) <= depth and resolved.is_dir()
+    if not is_root and not any(resolved.is_relative_to(r.resolve()) for r in roots):
         return (
-            f"{rel}: a symbolic link to a file outside the landing zone, which is never read; "
-            "copy the file into the landing zone instead of linking it."
+            f"{rel}: a symbolic link to a place outside the landing zone, which is never "
+            "read; copy the file into the landing zone instead of linking it."
         )
     mode = resolved.stat().st_mode
     if stat.S_ISDIR(mode):
