@@ -167,8 +167,10 @@ MIN_RELOAD_SHARE = 0.5
 def refuse_shrinking_reloads(
     con: duckdb.DuckDBPyConnection, ranked: list[Candidate], allow: bool
 ) -> None:
-    """Mark `refused` (and unstage) each changed file whose new version keeps fewer than
-    MIN_RELOAD_SHARE of the rows its last load put in raw; its earlier rows stay."""
+    """Mark `refused` (and unstage) each changed file whose new bytes keep fewer than
+    MIN_RELOAD_SHARE of the rows its last load put in raw; its earlier rows stay. A re-parse
+    of the same bytes under new settings (SEGMENTS_START_DATE, mapping.yml) is the user's
+    own doing and goes through."""
     if allow:
         return
     good = dict(
@@ -181,6 +183,8 @@ def refuse_shrinking_reloads(
         known = cand.known
         if cand.action != "parse" or known is None or known.status != LOADED:
             continue
+        if known.file_sha256 == cand.sha256:
+            continue  # same bytes, new reader settings (start date, mapping.yml): asked for
         before, after = known.rows_loaded or 0, good.get(cand.file.rel, 0)
         if before and after < before * MIN_RELOAD_SHARE:
             cand.action = "refused"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,16 @@ def test_cli_unload_and_allow_shrink(wh: Warehouse, tmp_path: Path) -> None:
     assert missing.returncode == 1
     assert missing.stderr.startswith("segments unload: nope.csv: no such file")
     assert path.exists()
+
+
+def test_new_settings_that_quarantine_most_rows_are_not_a_shrinking_reload(
+    wh: Warehouse,
+) -> None:
+    # The guard is about changed bytes: moving SEGMENTS_START_DATE past the file's dates is
+    # the user's own choice, and re-judges the same bytes.
+    wh.land("shopify", SHOPIFY)
+    wh.load("shopify")
+    assert counts(wh)[0] > 0
+    result = wh.load("shopify", start_date=date(2025, 1, 1))
+    assert [f.status for f in result.files] == ["loaded"]
+    assert counts(wh)[0] == 0
