@@ -1,9 +1,10 @@
 """`segments`: the project CLI for data engineers and analysts.
 
     segments generate [--customers N --days D --seed S]   sample data into the landing zone
-    segments run [--as-of DATE]                           load new files, segments as of DATE
+    segments run [--as-of DATE] [--allow-shrink]          load new files, segments as of DATE
     segments backfill --from DATE --to DATE               add or replace the history of a range
     segments status                                       last run, what it published, what failed
+    segments unload PATH [--undo]                         retract a loaded file's rows
     segments export --segment NAME [--family F --as-of D] one segment's members as CSV (consenting)
     segments report                                       rebuild the HTML report
     segments bench [--transactions N]                     time it against pandas/polars/DuckDB
@@ -157,7 +158,14 @@ def print_published_summary(cfg: _settings.Settings) -> None:
     print("Dagster UI: `make dev`, then open http://127.0.0.1:3000")
 
 
+def _allow_shrink(args: argparse.Namespace) -> None:
+    """`--allow-shrink`: this run may reload changed files that lose most of their rows."""
+    if getattr(args, "allow_shrink", False):
+        os.environ["SEGMENTS_ALLOW_SHRINKING_RELOAD"] = "true"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    _allow_shrink(args)
     cfg = _settings.load()
     as_of = args.as_of or cfg.as_of_date or _yesterday()
     # No pre-scan of the landing zone: the run loads whatever is new, and meta/run_as_of_dates
@@ -170,12 +178,38 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
+    _allow_shrink(args)
     if args.end < args.start:
         print(f"--to {args.end} is before --from {args.start}", file=sys.stderr)
         return 2
     if not execute_refresh(args.start, args.end):
         return 1
     print_published_summary(_settings.load())
+    return 0
+
+
+def cmd_unload(args: argparse.Namespace) -> int:
+    from pipelines.defs.ingest.spec import IngestError
+    from pipelines.defs.ingest.unload import unload_file
+    from pipelines.lib.duck import DatabaseBusyError
+
+    cfg = _settings.load()
+    try:
+        result = unload_file(args.path, cfg.landing_dir, cfg.build_db, undo=args.undo)
+    except (IngestError, DatabaseBusyError) as exc:
+        print(f"segments unload: {exc}", file=sys.stderr)
+        return 1
+    if result.undone:
+        print(
+            f"{result.file_path}: retraction undone; the next run loads the file again if it "
+            "is still in the landing zone."
+        )
+        return 0
+    print(
+        f"{result.file_path}: unloaded {result.raw_rows} rows from raw and "
+        f"{result.quarantine_rows} from quarantine.{result.source}; these bytes will not be "
+        "loaded again (changed bytes will). Run `segments run` to publish without them."
+    )
     return 0
 
 
@@ -245,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="compute segments as of this date (default: yesterday)",
     )
+    run.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="reload changed files even when their new version drops most of their rows",
+    )
     run.set_defaults(func=cmd_run)
 
     bf = sub.add_parser(
@@ -252,7 +291,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bf.add_argument("--from", dest="start", type=_parse_date("--from"), required=True)
     bf.add_argument("--to", dest="end", type=_parse_date("--to"), required=True)
+    bf.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="reload changed files even when their new version drops most of their rows",
+    )
     bf.set_defaults(func=cmd_backfill)
+
+    ul = sub.add_parser(
+        "unload",
+        help="retract a loaded file's rows from raw and quarantine (it is not loaded again "
+        "unless its bytes change)",
+    )
+    ul.add_argument("path", help="the file, relative to the landing zone (shopify/orders.csv)")
+    ul.add_argument("--undo", action="store_true", help="forget the retraction: load it again")
+    ul.set_defaults(func=cmd_unload)
 
     st = sub.add_parser("status", help="last run, what it published, what failed")
     st.set_defaults(func=cmd_status)

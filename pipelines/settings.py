@@ -71,6 +71,8 @@ class Settings:
     # The history a first refresh builds: month-ends of the last N months + the last N days.
     history_months: int = 24
     history_daily_days: int = 35
+    # A reload may drop most of a changed file's rows (pipelines/defs/ingest/loader.py).
+    allow_shrinking_reload: bool = False
 
     @property
     def build_db(self) -> Path:
@@ -148,4 +150,6 @@ def load() -> Settings:
         include_pii=os.environ.get("SEGMENTS_PUBLISH_PII", "").lower() in ("1", "true", "yes"),
         history_months=_env_positive("SEGMENTS_HISTORY_MONTHS", 24),
         history_daily_days=_env_positive("SEGMENTS_HISTORY_DAILY_DAYS", 35),
+        allow_shrinking_reload=os.environ.get("SEGMENTS_ALLOW_SHRINKING_RELOAD", "").lower()
+        in ("1", "true", "yes"),
     )

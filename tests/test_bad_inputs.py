@@ -13,7 +13,9 @@ publishes nothing, so BI keeps reading the last good file byte for byte.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -139,6 +141,8 @@ def assert_read_file(run: CaseRun, source: str, path: str, expected: dict[str, A
             assert detail and raw_record and line, f"{path} line {line}: {code} lacks context"
         for text in expected.get("raw_record_contains", []):
             assert any(text in r[2] for r in rows), f"{text!r} lost from {path}'s quarantine"
+        for text in expected.get("reason_detail_contains", []):
+            assert any(text in r[1] for r in rows), f"{text!r} not in {[r[1] for r in rows]}"
     for column, value in expected.get("raw_values", {}).items():
         table = get_spec(source).table
         found = {
@@ -262,3 +266,180 @@ def test_unreadable_file_fails_the_run_and_the_published_file_is_untouched(
             "SELECT _source_file, count(*) FROM raw.shopify_orders GROUP BY ALL"
         ).fetchall()
     assert loaded == [("shopify/orders_good.csv", 2)]
+
+
+# --- entries that are not plain files of the landing zone --------------------------------
+# Symlinks, pipes and folders cannot live in the corpus folder (git keeps no FIFO, and a link
+# to /etc/passwd would depend on the machine), so these cases build their entry here.
+
+OUTSIDE_SECRET = "root-secret-line:x:0:0"  # stands in for /etc/passwd's first line
+
+
+def _link_outside(path: Path, outside: Path) -> None:
+    path.symlink_to(outside)
+
+
+def _broken_link(path: Path, outside: Path) -> None:
+    path.symlink_to(outside.parent / "no-such-file.csv")
+
+
+def _fifo(path: Path, outside: Path) -> None:
+    os.mkfifo(path)
+
+
+def _folder(path: Path, outside: Path) -> None:
+    path.mkdir()
+
+
+def _unreadable(path: Path, outside: Path) -> None:
+    shutil.copy(CORPUS / "utf8_bom_csv" / "shopify" / "orders.csv", path)
+    path.chmod(0)
+
+
+SPECIAL_ENTRIES = {
+    "symlink_outside_landing_zone": (_link_outside, "a symbolic link to a place outside"),
+    "broken_symlink": (_broken_link, "a symbolic link to nothing"),
+    "fifo": (_fifo, "a named pipe (FIFO), not a regular file"),
+    "folder_named_like_a_file": (_folder, "a folder named like a data file"),
+    "no_read_permission": (_unreadable, "no read permission"),
+}
+
+
+@pytest.mark.timeout(60)  # a FIFO opened for reading would block forever
+@pytest.mark.parametrize("kind", sorted(SPECIAL_ENTRIES))
+def test_entry_that_is_not_a_plain_file_fails_its_source_in_one_line_without_its_content(
+    kind: str, tmp_path: Path
+) -> None:
+    make, expected = SPECIAL_ENTRIES[kind]
+    if kind == "no_read_permission" and os.geteuid() == 0:
+        pytest.skip("root reads any file: run the suite as a normal user to check this")
+    outside = tmp_path / "outside.csv"
+    outside.write_text(f"{OUTSIDE_SECRET}\n{OUTSIDE_SECRET}\n")
+    landing = tmp_path / "landing"
+    (landing / "shopify").mkdir(parents=True)
+    shutil.copy(
+        CORPUS / "one_bad_file_among_good" / "shopify" / "orders_good.csv", landing / "shopify"
+    )
+    make(landing / "shopify" / "orders.csv", outside)
+    db = tmp_path / "build.duckdb"
+
+    with pytest.raises(IngestError) as caught:
+        load_source("shopify", landing, db, now=NOW, start_date=START, reporting_currency="USD")
+
+    message = str(caught.value)
+    line = caught.value.failures["shopify/orders.csv"]
+    assert "\n" not in line and line.startswith("shopify/orders.csv: ") and expected in line
+    assert OUTSIDE_SECRET not in message and "Fix or remove" in message
+    run = CaseRun(landing, db)
+    try:
+        manifest = run.manifest("shopify/orders.csv")
+        assert manifest is not None and manifest["status"] == "failed"
+        assert manifest["error"] == line
+        assert rows_of(run, "raw", "shopify", "shopify/orders.csv") == 0
+        assert rows_of(run, "quarantine", "shopify", "shopify/orders.csv") == 0
+        assert rows_of(run, "raw", "shopify", "shopify/orders_good.csv") == 2  # the rest loads
+    finally:
+        run.close()
+
+
+def test_absurd_header_fails_its_file_in_seconds(tmp_path: Path) -> None:
+    # Regression: a 1.2 MB header with 50,000 columns took 97 s and 6.5 GB.
+    landing = tmp_path / "landing"
+    (landing / "support").mkdir(parents=True)
+    header = ",".join(f"column_{i:017d}" for i in range(50_000))
+    (landing / "support" / "tickets.csv").write_text(header + "\n" + "x," * 49_999 + "x\n")
+    started = time.perf_counter()
+    with pytest.raises(IngestError) as caught:
+        load_source(
+            "support", landing, tmp_path / "build.duckdb",
+            now=NOW, start_date=START, reporting_currency="USD",
+        )  # fmt: skip
+    assert time.perf_counter() - started < 10
+    assert caught.value.failures["support/tickets.csv"].startswith(
+        "support/tickets.csv: the header line is longer than 65,536 bytes (MAX_HEADER_BYTES"
+    )
+
+
+def test_a_reload_that_drops_most_rows_fails_the_run_until_allowed(
+    segments_env: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Regression: a loaded file rewritten as header-only silently removed its rows from raw
+    # and from the published data. Each run here also holds an unreadable file, so it stops
+    # after ingest (no dbt): what matters is what ingest did and said through the real job.
+    from pipelines.cli import execute_refresh
+
+    shopify = segments_env["landing"] / "shopify"
+    shopify.mkdir()
+    good = shopify / "orders_good.csv"
+    shutil.copy(CORPUS / "one_bad_file_among_good" / "shopify" / "orders_good.csv", good)
+    broken = CORPUS / "xlsx_renamed_csv" / "shopify" / "orders.csv"
+    shutil.copy(broken, shopify)
+    published = segments_env["warehouse"] / "segments.duckdb"
+    last_good_publish(published)
+    before = sha256(published)
+    build = segments_env["warehouse"] / "build.duckdb"
+
+    def loaded() -> int:
+        with duckdb.connect(str(build), read_only=True) as con:
+            query = "SELECT count(*) FROM raw.shopify_orders WHERE _source_file = ?"
+            return con.execute(query, ["shopify/orders_good.csv"]).fetchone()[0]
+
+    with pytest.raises(IngestError):  # yesterday's run: the good file loads, the xlsx fails
+        load_source("shopify", segments_env["landing"], build, start_date=START)
+    assert loaded() == 2
+    good.write_text(good.read_text().splitlines(keepends=True)[0])  # header only
+    capsys.readouterr()
+
+    assert not execute_refresh(date(2024, 3, 5), date(2024, 3, 5))
+    err = capsys.readouterr().err
+    assert (
+        "shopify/orders_good.csv: changed, and its new version would leave 0 of the 2 rows" in err
+    )
+    assert "--allow-shrink" in err
+    assert loaded() == 2 and sha256(published) == before
+
+    monkeypatch.setenv("SEGMENTS_ALLOW_SHRINKING_RELOAD", "true")  # what --allow-shrink sets
+    assert not execute_refresh(date(2024, 3, 5), date(2024, 3, 5))  # the xlsx still fails
+    assert "orders_good.csv: changed" not in capsys.readouterr().err
+    assert loaded() == 0 and sha256(published) == before
+
+
+def test_allow_shrink_flag_sets_the_setting_for_this_process(
+    segments_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines import settings
+    from pipelines.cli import _allow_shrink, build_parser
+
+    monkeypatch.delenv("SEGMENTS_ALLOW_SHRINKING_RELOAD", raising=False)
+    assert settings.load().allow_shrinking_reload is False
+    _allow_shrink(build_parser().parse_args(["run"]))
+    assert settings.load().allow_shrinking_reload is False
+    _allow_shrink(build_parser().parse_args(["run", "--allow-shrink"]))
+    assert settings.load().allow_shrinking_reload is True
+    monkeypatch.delenv("SEGMENTS_ALLOW_SHRINKING_RELOAD")
+
+
+def test_a_source_folder_may_be_a_link_but_nothing_in_it_may_point_out(tmp_path: Path) -> None:
+    drop = tmp_path / "sftp" / "shopify"  # e.g. an SFTP drop folder linked as the source folder
+    drop.mkdir(parents=True)
+    shutil.copy(CORPUS / "one_bad_file_among_good" / "shopify" / "orders_good.csv", drop)
+    secret = tmp_path / "elsewhere.csv"
+    secret.write_text(f"{OUTSIDE_SECRET}\n")
+    (drop / "orders_link.csv").symlink_to(secret)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "shopify").symlink_to(drop)
+    db = tmp_path / "build.duckdb"
+
+    with pytest.raises(IngestError) as caught:
+        load_source("shopify", landing, db, now=NOW, start_date=START, reporting_currency="USD")
+
+    assert list(caught.value.failures) == ["shopify/orders_link.csv"]
+    assert OUTSIDE_SECRET not in str(caught.value)
+    run = CaseRun(landing, db)
+    try:
+        assert rows_of(run, "raw", "shopify", "shopify/orders_good.csv") == 2
+    finally:
+        run.close()

@@ -9,8 +9,9 @@ One scenario, shared by the tests below (each full run costs about a minute here
    ingest, and again during dbt; then the publish step itself, which a full run reaches once
    a minute, is run in a loop and SIGKILLed at several offsets into writing the new file;
 4. `segments run` runs again to completion on the same data;
-5. a Shopify line that passes ingest but breaks a critical expectation of
-   expectations/raw_shopify_orders.json (a negative Total) is landed, and a run fails on it.
+5. Shopify lines that pass ingest but break a critical expectation of
+   expectations/raw_shopify_orders.json (a batch of 120 orders without email: the export
+   lost the column) are landed, and a run fails on them.
 
 After every kill the published file must be intact and readable, the rerun must give the
 same tables as the uninterrupted run, the failed check must leave the published file byte
@@ -217,21 +218,24 @@ def kill_publish_after(sc: Scenario, env: dict[str, str], seconds: float) -> Kil
     return inspect_after_kill(sc, f"publish+{seconds}s", "new file being written", before)
 
 
-def land_negative_total(landing: Path) -> None:
-    """A Shopify order line with Total -5.00: ingest loads it (it parses and is within
-    ±10M), the critical `total between 0 and 10,000,000` expectation rejects it."""
+def land_orders_without_email(landing: Path) -> None:
+    """120 Shopify orders with an empty Email: ingest loads them (a guest order may have no
+    email), the critical `null_share(email) <= 0.5` expectation rejects the batch. (A negative
+    Total used to serve here; ingest now quarantines it.)"""
     template = sorted((landing / "shopify").glob("*.csv"))[-1]
     with template.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         row, columns = next(reader), reader.fieldnames
     assert columns is not None
     ts = f"{END.isoformat()} 10:00:00 +0000"
-    row |= {"Name": "#99001", "Id": "99001", "Created at": ts, "Paid at": ts}
-    row |= {"Total": "-5.00", "Subtotal": "-5.00", "Lineitem price": "-5.00"}
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerow(row)
+    for n in range(120):
+        name = f"#{99001 + n}"
+        writer.writerow(
+            row | {"Name": name, "Id": name[1:], "Email": "", "Created at": ts, "Paid at": ts}
+        )
     (landing / "shopify" / "late_adjustment.csv").write_text(out.getvalue(), encoding="utf-8")
 
 
@@ -295,7 +299,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
             assert main([*export, "--output", str(sc.root / "before.csv")]) == 0
             sc.export_before = (sc.root / "before.csv").read_text(encoding="utf-8")
 
-            land_negative_total(landing)
+            land_orders_without_email(landing)
             before = sha256(sc.published)
             stderr = io.StringIO()
             with contextlib.redirect_stderr(stderr):

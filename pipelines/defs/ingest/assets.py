@@ -78,6 +78,7 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 cfg.build_db,
                 start_date=cfg.start_date,
                 reporting_currency=cfg.reporting_currency,
+                allow_shrink=cfg.allow_shrinking_reload,
             )
         except IngestError as exc:
             # The good files are loaded; fail the asset so the run publishes nothing.

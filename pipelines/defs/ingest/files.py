@@ -11,6 +11,11 @@ import codecs
 import csv
 import difflib
 import hashlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +24,94 @@ from .spec import CsvFormat, IngestError, LandedFile
 _CHUNK = 1 << 20
 # A JSON line or CSV record longer than this is not an export row; DuckDB's default is 2 MB.
 MAX_LINE_BYTES = 64 << 20
+# Limits of a CSV header line. Real exports have tens of columns (Shopify's Orders export 80,
+# ~1.5 KB); a 1.2 MB header of 50,000 columns took DuckDB 97 s and 6.5 GB before failing.
+MAX_HEADER_BYTES = 64 << 10
+MAX_HEADER_COLUMNS = 1000
 _MAGIC = {
     b"PK\x03\x04": "a ZIP archive (an .xlsx workbook?): export the sheet as CSV",
     b"\x1f\x8b": "gzip-compressed: decompress it into the landing folder",
     b"%PDF": "a PDF: land the CSV/JSON export instead",
     b"\xd0\xcf\x11\xe0": "an old Excel/Office file: export the sheet as CSV",
 }
+
+
+# Characters that make DuckDB's readers (read_csv, read_text, read_json) treat a path as a
+# glob pattern: `charges_*.jsonl` would read every Stripe file, `orders_2026-1?.csv` ten
+# months. DuckDB 2.0 has no option to turn globbing off and cannot escape a backslash, so
+# such a path is handed to DuckDB as a symlink with a plain name (see `duckdb_path`).
+GLOB_CHARS = frozenset("*?[]{}\\")
+
+
+@contextmanager
+def duckdb_path(path: Path) -> Iterator[str]:
+    """A path string that DuckDB reads as exactly this one file, never as a pattern.
+
+    A plain path is returned as is. A path with a glob character is linked under a plain
+    name (`file.<suffix>`) in a private temporary folder for the duration of the block.
+    """
+    text = os.fspath(path)
+    if not GLOB_CHARS.intersection(text):
+        yield text
+        return
+    with tempfile.TemporaryDirectory(prefix="segments-ingest-") as tmp:
+        if GLOB_CHARS.intersection(tmp):
+            raise IngestError(
+                f"{path.name}: the temporary folder {tmp} has a glob character in its path; "
+                "set TMPDIR to a folder without * ? [ ] { } or \\ and re-run."
+            )
+        suffix = "".join(c for c in path.suffix if c.isalnum() or c == ".")
+        link = Path(tmp) / f"file{suffix}"
+        link.symlink_to(path.resolve())
+        yield os.fspath(link)
+
+
+def entry_problem(path: Path, landing_dir: Path, extensions: tuple[str, ...]) -> str | None:
+    """Why a landing-zone entry cannot be read as a data file, in one line; None when it is a
+    readable regular file inside the landing zone, or a folder the walk goes into.
+
+    Decided from the file system alone (lstat, the link's resolved path, access bits): the
+    entry is never opened, so no byte of a file outside the landing zone reaches a message,
+    and a named pipe never blocks the run.
+    """
+    rel = path.relative_to(landing_dir).as_posix()
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # a dangling link, or a loop of links
+        return (
+            f"{rel}: a symbolic link to nothing (its target is missing); remove the link or "
+            "land the file itself."
+        )
+    parts = path.relative_to(landing_dir).parts
+    # A source folder (landing/<source>, landing/generic/<name>) may itself be a link to a
+    # mount or an SFTP drop folder; nothing inside it may point out of it.
+    depth = 2 if parts[0] == "generic" else 1
+    roots = [landing_dir / Path(*parts[:i]) for i in range(min(depth, len(parts) - 1) + 1)]
+    is_root = len(parts) <= depth and resolved.is_dir()
+    if not is_root and not any(resolved.is_relative_to(r.resolve()) for r in roots):
+        return (
+            f"{rel}: a symbolic link to a place outside the landing zone, which is never "
+            "read; copy the file into the landing zone instead of linking it."
+        )
+    mode = resolved.stat().st_mode
+    if stat.S_ISDIR(mode):
+        if path.suffix.lower() in extensions:
+            return (
+                f"{rel}: a folder named like a data file; rename it or move the export out of it."
+            )
+        return None
+    if not stat.S_ISREG(mode):
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket or device"
+        return (
+            f"{rel}: {kind}, not a regular file, so it is not read; remove it and land the "
+            "export as a regular file."
+        )
+    if not os.access(resolved, os.R_OK):
+        return (
+            f"{rel}: no read permission for this process; give it read access "
+            "(e.g. chmod a+r) or remove the file."
+        )
+    return None
 
 
 # Names that browsers, rsync and copy tools give files still being written.
@@ -119,7 +206,13 @@ def read_header(file: LandedFile, fmt: CsvFormat) -> dict[str, int]:
     or a file that is evidently delimited by another character.
     """
     with file.path.open("rb") as fh:
-        first = fh.readline(MAX_LINE_BYTES)
+        first = fh.readline(MAX_HEADER_BYTES + 1)
+    if len(first.rstrip(b"\r\n")) > MAX_HEADER_BYTES:
+        raise IngestError(
+            f"{file.rel}: the header line is longer than {MAX_HEADER_BYTES:,} bytes "
+            "(MAX_HEADER_BYTES in pipelines/defs/ingest/files.py), so this is not an export "
+            "of this source; check the file's first line."
+        )
     text = first.decode("utf-8-sig" if fmt.encoding == "utf-8" else fmt.encoding)
     text = text.rstrip("\r\n")
     if not text.strip():
@@ -128,6 +221,12 @@ def read_header(file: LandedFile, fmt: CsvFormat) -> dict[str, int]:
         )
     header = next(csv.reader([text], delimiter=fmt.delimiter))
     found = [h.strip() for h in header]
+    if len(found) > MAX_HEADER_COLUMNS:
+        raise IngestError(
+            f"{file.rel}: the header has {len(found):,} columns, more than "
+            f"{MAX_HEADER_COLUMNS:,} (MAX_HEADER_COLUMNS in pipelines/defs/ingest/files.py), "
+            "so this is not an export of this source; check the file's first line."
+        )
     positions: dict[str, list[int]] = {}
     for i, name in enumerate(found, start=1):
         positions.setdefault(name.casefold(), []).append(i)
@@ -154,7 +253,7 @@ def read_header(file: LandedFile, fmt: CsvFormat) -> dict[str, int]:
 def _missing_columns_message(
     rel: str, fmt: CsvFormat, missing: list[str], found: list[str], text: str
 ) -> str:
-    shown = ", ".join(repr(f) for f in found[:40])
+    shown = ", ".join(repr(f[:60]) for f in found[:40]) + (", ..." if len(found) > 40 else "")
     msg = f"{rel}: missing required column(s) {', '.join(repr(m) for m in missing)}."
     others = [d for d in (",", ";", "\t", "|") if d != fmt.delimiter and d in text]
     if len(found) == 1 and others:

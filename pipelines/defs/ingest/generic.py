@@ -13,7 +13,7 @@ from pathlib import Path
 from pipelines.lib.duck import sql_str
 
 from . import rules as r
-from .files import is_ready
+from .files import entry_problem, is_ready
 from .mapping import DOCS, IDENTITY_KEYS, MAPPING_FILES, GenericMapping, load_mapping
 from .spec import Check, CsvFormat, IngestError, LandedFile, ReadPlan, RunContext, SourceSpec
 
@@ -50,17 +50,25 @@ def discover(landing_dir: Path, source: str) -> tuple[list[LandedFile], dict[str
         rel = entry.relative_to(landing_dir).as_posix()
         if entry.name.startswith("."):
             continue
+        problem = entry_problem(entry, landing_dir, ())
+        if problem is not None:
+            failures[rel] = problem
+            continue
         if entry.is_file():
             failures[rel] = (
                 f"{rel}: generic files go in a folder per source system, "
                 f"generic/<source_name>/{entry.name}, next to a mapping.yml ({DOCS})."
             )
             continue
-        data = sorted(
-            p
-            for p in entry.iterdir()
-            if p.is_file() and not p.name.startswith(".") and p.name not in MAPPING_FILES
-        )
+        data = []
+        for p in sorted(entry.iterdir()):
+            if p.name.startswith(".") or p.name in MAPPING_FILES:
+                continue
+            problem = entry_problem(p, landing_dir, DATA_EXTENSIONS)
+            if problem is not None:
+                failures[p.relative_to(landing_dir).as_posix()] = problem
+            elif p.is_file():
+                data.append(p)
         try:
             mapping = load_mapping(entry, landing_dir)
         except IngestError as exc:

@@ -7,12 +7,13 @@ bytes already loaded under another path.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .files import is_ready, sha256_of
-from .manifest import DUPLICATE_PREFIX, LOADED, ManifestRow
+from .files import entry_problem, is_ready, sha256_of
+from .manifest import DUPLICATE_PREFIX, LOADED, UNLOADED, ManifestRow
 from .spec import LandedFile, RunContext, SourceSpec
 
 
@@ -26,7 +27,7 @@ class Candidate:
     known: ManifestRow | None
     fingerprint: str
     first_seen_at: datetime
-    action: str  # parse | unchanged | duplicate | failed
+    action: str  # parse | unchanged | unloaded | duplicate | failed | refused
     duplicate_of: str | None = None
     error: str | None = None
 
@@ -42,7 +43,13 @@ def discover(spec: SourceSpec, landing_dir: Path) -> tuple[list[LandedFile], dic
         return files, failures
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(landing_dir).as_posix()
-        if not path.is_file() or any(p.startswith(".") for p in path.relative_to(root).parts):
+        if any(p.startswith(".") for p in path.relative_to(root).parts):
+            continue
+        problem = entry_problem(path, landing_dir, spec.extensions)
+        if problem is not None:
+            failures[rel] = problem
+            continue
+        if path.is_dir():
             continue
         if not is_ready(path) or path.suffix.lower() in spec.extensions:
             files.append(LandedFile(path, rel))
@@ -61,7 +68,8 @@ def decide(
     ctx: RunContext,
 ) -> list[Candidate]:
     """What to do with each ready file: parse (new or changed), skip as unchanged (same
-    bytes and reader settings as its last load), or skip as a re-drop of loaded bytes."""
+    bytes and reader settings as its last load), skip as retracted (`segments unload`, same
+    bytes), or skip as a re-drop of loaded bytes."""
     loaded_by_sha = {r.file_sha256: path for path, r in sorted(known.items()) if r.status == LOADED}
     out = []
     for file in files:
@@ -87,6 +95,8 @@ def decide(
             cand.action, cand.duplicate_of = "duplicate", row.status[len(DUPLICATE_PREFIX) :]
         elif same and row.status == LOADED:
             cand.action = "unchanged"
+        elif row is not None and row.file_sha256 == sha and row.status == UNLOADED:
+            cand.action = "unloaded"  # retracted: these bytes stay out
         elif not same and original is not None and original != file.rel:
             cand.action, cand.duplicate_of = "duplicate", original
         if cand.action == "parse" and not (same and row.status == LOADED):
@@ -105,14 +115,21 @@ def fingerprint_of(spec: SourceSpec, file: LandedFile, ctx: RunContext) -> str:
 def failed_candidates(
     landing_dir: Path, failures: dict[str, str], known: dict[str, ManifestRow], ctx: RunContext
 ) -> list[Candidate]:
-    """Files that discovery already rejected (wrong extension, bad mapping.yml), so that
-    the manifest records them as failed. Folder-level failures have no file to record."""
+    """Files that discovery already rejected (wrong extension, bad mapping.yml, a link out of
+    the landing zone, a pipe...), so that the manifest records them as failed. Folder-level
+    failures have no file to record. An entry that is not a readable regular file of the
+    landing zone is recorded without being opened (its sha256 is empty)."""
     out = []
     for rel, message in sorted(failures.items()):
         path = landing_dir / rel
-        if not (path.is_file() and is_ready(path)):
+        if rel.endswith("/") or not os.path.lexists(path):
             continue
-        sha, size = sha256_of(path)
+        if entry_problem(path, landing_dir, ()) is None and path.is_file():
+            if not is_ready(path):
+                continue
+            sha, size = sha256_of(path)
+        else:
+            sha, size = "", path.lstat().st_size
         row = known.get(rel)
         first = row.first_seen_at if row and row.first_seen_at else ctx.loaded_at
         out.append(

@@ -62,7 +62,7 @@ class FileResult:
     """What one run did with one landed file. Row counts are what this run inserted."""
 
     path: str
-    status: str  # loaded | unchanged | duplicate_of:<path> | not_ready | failed
+    status: str  # loaded | unchanged | unloaded | duplicate_of:<path> | not_ready | failed
     rows_in_file: int | None = None
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -92,7 +92,7 @@ class LoadResult:
 
     @property
     def files_skipped(self) -> int:
-        return self._count("unchanged", "duplicate_of", "not_ready")
+        return self._count("unchanged", "unloaded", "duplicate_of", "not_ready")
 
     @property
     def duplicates_skipped(self) -> int:
@@ -157,11 +157,59 @@ def get_spec(source: str) -> SourceSpec:
         raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}") from None
 
 
+# A reload of a changed file that would leave fewer than this share of the rows it has in raw
+# (a file rewritten as header-only, a truncated re-export) is refused unless the user allows
+# it (SEGMENTS_ALLOW_SHRINKING_RELOAD=true, `segments run --allow-shrink`, or retracting the
+# file first with `segments unload`): rows leave raw only when someone says so.
+MIN_RELOAD_SHARE = 0.5
+
+
+def refuse_shrinking_reloads(
+    con: duckdb.DuckDBPyConnection, ranked: list[Candidate], allow: bool
+) -> None:
+    """Mark `refused` (and unstage) each changed file whose new bytes keep fewer than
+    MIN_RELOAD_SHARE of the rows its last load put in raw; its earlier rows stay. A re-parse
+    of the same bytes under new settings (SEGMENTS_START_DATE, mapping.yml) is the user's
+    own doing and goes through."""
+    if allow:
+        return
+    good = dict(
+        con.execute(
+            f"SELECT _source_file, count(*) FILTER (reason_code IS NULL) FROM {stage.STAGED} "
+            "GROUP BY ALL"
+        ).fetchall()
+    )
+    for cand in ranked:
+        known = cand.known
+        if cand.action != "parse" or known is None or known.status != LOADED:
+            continue
+        if known.file_sha256 == cand.sha256:
+            continue  # same bytes, new reader settings (start date, mapping.yml): asked for
+        before, after = known.rows_loaded or 0, good.get(cand.file.rel, 0)
+        if before and after < before * MIN_RELOAD_SHARE:
+            cand.action = "refused"
+            cand.error = (
+                f"{cand.file.rel}: changed, and its new version would leave {after} of the "
+                f"{before} rows it has loaded (fewer than {MIN_RELOAD_SHARE:.0%}); its earlier "
+                "rows are kept. If that is intended, re-run with `segments run --allow-shrink` "
+                "(or SEGMENTS_ALLOW_SHRINKING_RELOAD=true), or retract the file with "
+                "`segments unload` first."
+            )
+            log.error("%s", cand.error)
+            con.execute(f"DELETE FROM {stage.STAGED} WHERE _source_file = ?", [cand.file.rel])
+
+
 def stage_all(
-    con: duckdb.DuckDBPyConnection, spec: SourceSpec, to_parse: list[Candidate], ctx: RunContext
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    to_parse: list[Candidate],
+    ctx: RunContext,
+    *,
+    allow_shrink: bool = False,
 ) -> None:
     """Stage and judge every file to parse; a file that cannot be read becomes a failed
-    candidate (and loads nothing)."""
+    candidate (and loads nothing), a reload that would drop most of a file's rows a refused
+    one (its earlier rows stay)."""
     stage.register_helpers(con)
     stage.create_staged(con, spec)
     ranked = sorted(to_parse, key=lambda c: (c.first_seen_at, c.file.rel))
@@ -175,6 +223,7 @@ def stage_all(
             continue
         if encoding is not None:
             lazy[cand.file.rel] = (cand.file, encoding)
+    refuse_shrinking_reloads(con, ranked, allow_shrink)
     stage.mark_no_partition(con)
     stage.mark_duplicates(con, spec, f"raw.{spec.table}")
     stage.mark_orphans(con, spec, f"raw.{spec.table}")
@@ -189,8 +238,8 @@ def _manifest_row(
 ) -> ManifestRow | None:
     """The manifest row after this run, or None to keep the existing one (unchanged)."""
     known = cand.known
-    if cand.action == "unchanged":
-        return None
+    if cand.action in ("unchanged", "unloaded", "refused"):
+        return None  # the manifest keeps what it had (a refused file keeps its rows)
     if cand.action == "duplicate":
         n, lo, hi, loaded_at = 0, None, None, None
         status, error = DUPLICATE_PREFIX + (cand.duplicate_of or ""), None
@@ -230,8 +279,10 @@ def _file_result(
         return FileResult(rel, "loaded", stats.get(rel, (0,))[0], loaded, quarantined)
     if cand.action == "duplicate":
         return FileResult(rel, DUPLICATE_PREFIX + (cand.duplicate_of or ""))
-    if cand.action == "failed":
+    if cand.action in ("failed", "refused"):
         return FileResult(rel, FAILED, error=cand.error)
+    if cand.action == "unloaded":
+        return FileResult(rel, "unloaded")
     return FileResult(rel, "unchanged", cand.known.rows_in_file if cand.known else None)
 
 
@@ -244,6 +295,7 @@ def load_source(
     start_date: date | None = None,
     reporting_currency: str | None = None,
     batch_bytes: int = BATCH_BYTES,
+    allow_shrink: bool = False,
 ) -> LoadResult:
     """Load the new or changed landed files of `source` into the build database.
 
@@ -252,7 +304,8 @@ def load_source(
 
     `now` (default: wall clock) dates the load and bounds `future_date`; `start_date` and
     `reporting_currency` default to pipelines.settings. Raises IngestError naming every file
-    that could not be read, after loading and committing the good ones.
+    that could not be read (or whose reload would drop most of its rows, unless
+    `allow_shrink`), after loading and committing the good ones.
     """
     spec = get_spec(source)
     ctx = run_context(now, start_date, reporting_currency)
@@ -279,7 +332,7 @@ def load_source(
         batches = file_batches(to_parse, batch_bytes)
         for i, batch in enumerate(batches):
             # Earlier batches are committed: the batch rules see their rows in raw.
-            stage_all(con, spec, batch, ctx)
+            stage_all(con, spec, batch, ctx, allow_shrink=allow_shrink)
             parsed = [c.file.rel for c in batch if c.action == "parse"]
             tables.paths_table(con, "_parsed_files", parsed)
             stats |= tables.file_stats(con)

@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 
 LOADED = "loaded"
 FAILED = "failed"
+# Retracted by `segments unload`: its rows are deleted and the same bytes are not loaded
+# again (changed bytes are, as a new version of the file).
+UNLOADED = "unloaded"
 DUPLICATE_PREFIX = "duplicate_of:"
 
 

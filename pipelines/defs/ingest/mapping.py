@@ -16,6 +16,7 @@ import yaml
 
 from pipelines.lib.currencies import is_iso_4217
 
+from .files import entry_problem
 from .spec import IngestError
 
 MAPPING_FILES = ("mapping.yml", "mapping.yaml")
@@ -150,5 +151,13 @@ def load_mapping(folder: Path, landing_dir: Path) -> GenericMapping:
             f"{rel}/ has no mapping.yml, so its files cannot be read: add one that names the "
             f"timestamp, amount and customer columns ({DOCS})."
         )
-    text = found[0].read_text(encoding="utf-8-sig")
+    problem = entry_problem(found[0], landing_dir, (".yml", ".yaml"))
+    if problem is not None:
+        raise IngestError(problem)
+    try:
+        text = found[0].read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"{rel}/{found[0].name}: not valid UTF-8 at byte {exc.start}; save it as UTF-8."
+        ) from exc
     return parse_mapping(text, folder.name, found[0].relative_to(landing_dir).as_posix())

@@ -43,6 +43,8 @@ COLUMNS = (
     ("contact_phone", "VARCHAR"),
 )
 
+MAX_QUANTITY = 1_000_000  # as expectations/raw_paypal_activity.json bounds it
+
 # Types that give money back and must reference the payment they reverse.
 IS_REFUND = "regexp_matches(lower(type), 'refund|chargeback')"
 
@@ -97,7 +99,12 @@ def plan(file: LandedFile, ctx: RunContext) -> ReadPlan:
         r.parses("invalid_amount", "Net", "net", "a number"),
         r.parses("invalid_value", "Quantity", "quantity", "a whole number"),
         r.known_currency("Currency", "currency"),
+        # Row rules that used to be only aggregate GX expectations (min/max of fee, net,
+        # quantity), which blocked the publish without naming the row.
         r.amount_in_range("Gross", "gross"),
+        r.amount_in_range("Fee", "fee"),
+        r.amount_in_range("Net", "net"),
+        r.count_in_range("Quantity", "quantity", 0, MAX_QUANTITY),
         r.not_before_start("Date", "CAST(occurred_at AS DATE)"),
         r.not_in_future("Date", "CAST(occurred_at AS DATE)"),
     )

@@ -31,7 +31,7 @@ import duckdb
 
 from pipelines.lib.duck import quote_ident, sql_str
 
-from .files import MAX_LINE_BYTES, check_text, read_header
+from .files import MAX_LINE_BYTES, check_text, duckdb_path, read_header
 from .rules import src
 from .spec import CsvFormat, IngestError, JsonLinesFormat, LandedFile
 
@@ -74,10 +74,17 @@ def load_lines(con: duckdb.DuckDBPyConnection, file: LandedFile, encoding: str) 
         except duckdb.Error as exc:  # e.g. a line DuckDB will not hold: stream it instead
             log.debug("%s: whole-file line split failed (%s); streaming", file.rel, exc)
     # Table-function arguments cannot be bound as parameters: the path is an escaped literal.
+    with duckdb_path(file.path) as path:
+        _load_lines_streamed(con, file, path, encoding)
+
+
+def _load_lines_streamed(
+    con: duckdb.DuckDBPyConnection, file: LandedFile, path: str, encoding: str
+) -> None:
     sql = f"""
         CREATE OR REPLACE TEMP TABLE _lines AS
         SELECT ordinality::BIGINT AS ln, coalesce(rtrim(line, chr(13)), '') AS line
-        FROM read_csv({sql_str(str(file.path))}, columns = {{'line': 'VARCHAR'}},
+        FROM read_csv({sql_str(path)}, columns = {{'line': 'VARCHAR'}},
                       header = false, auto_detect = false, delim = chr(0), quote = '',
                       escape = '', new_line = '\\r\\n', strict_mode = false,
                       max_line_size = {MAX_LINE_BYTES}, encoding = {sql_str(encoding)})
@@ -93,13 +100,18 @@ def _load_lines_whole(con: duckdb.DuckDBPyConnection, file: LandedFile) -> None:
     """`_lines` from the whole file split on LF (CRs of CRLF trimmed, a UTF-8 BOM dropped like
     read_csv does); the empty string after a final newline is not a line. Trimming is decided
     once per file: an `rtrim` on every line cost more than the split itself."""
+    with duckdb_path(file.path) as path:
+        _load_lines_split(con, path)
+
+
+def _load_lines_split(con: duckdb.DuckDBPyConnection, path: str) -> None:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _lines AS
         WITH parts AS (
             SELECT string_split(content, chr(10)) AS lines,
                    contains(content, chr(13)) AS has_cr,
                    starts_with(content, chr(65279)) AS has_bom
-            FROM read_text({sql_str(str(file.path))})
+            FROM read_text({sql_str(path)})
         ),
         sized AS (
             SELECT *, len(lines) - CASE WHEN lines[-1] = '' THEN 1 ELSE 0 END AS n FROM parts
@@ -153,19 +165,36 @@ def _csv_fast(
     con.execute("DROP TABLE IF EXISTS reject_errors")
     con.execute("DROP TABLE IF EXISTS reject_scans")
     try:
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _fields AS
-            SELECT ordinality AS _record, *
-            FROM read_csv({sql_str(str(file.path))}, columns = {{{cols}}}, header = true,
-                          auto_detect = false, delim = {sql_str(fmt.delimiter)}, quote = '"',
-                          escape = '"', strict_mode = true, ignore_errors = true,
-                          store_rejects = true, max_line_size = {MAX_LINE_BYTES},
-                          encoding = {sql_str(fmt.encoding)})
-                 WITH ORDINALITY
-        """)
+        with duckdb_path(file.path) as path:
+            _read_fields(con, path, fmt, cols)
     except duckdb.Error as exc:
         log.debug("%s: read_csv gave up (%s)", file.rel, exc)
         return None
+    return _fast_text(con, fmt, header, n_columns, records)
+
+
+def _read_fields(con: duckdb.DuckDBPyConnection, path: str, fmt: CsvFormat, cols: str) -> None:
+    """Temp table `_fields`: read_csv's records of the file, all VARCHAR, numbered."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _fields AS
+        SELECT ordinality AS _record, *
+        FROM read_csv({sql_str(path)}, columns = {{{cols}}}, header = true,
+                      auto_detect = false, delim = {sql_str(fmt.delimiter)}, quote = '"',
+                      escape = '"', strict_mode = true, ignore_errors = true,
+                      store_rejects = true, max_line_size = {MAX_LINE_BYTES},
+                      encoding = {sql_str(fmt.encoding)})
+             WITH ORDINALITY
+    """)
+
+
+def _fast_text(
+    con: duckdb.DuckDBPyConnection,
+    fmt: CsvFormat,
+    header: dict[str, int],
+    n_columns: int,
+    records: int,
+) -> TextRelation | None:
+    """`_text` from `_fields` and DuckDB's rejects, or None when rows and lines disagree."""
     rows, rejects, other = con.execute(f"""
         SELECT (SELECT count(*) FROM _fields),
                (SELECT count(DISTINCT line) FROM reject_errors),

@@ -238,6 +238,26 @@ def amount_in_range(label: str, major_sql: str) -> Check:
     )
 
 
+def not_negative(label: str, typed_sql: str) -> Check:
+    """`invalid_amount` for a negative amount in a column that is never negative (a refund
+    is its own column or row, not a negative total)."""
+    return Check(
+        "invalid_amount",
+        f"({typed_sql} < 0)",
+        f"{sql_str(label + '=')} || {quoted(src(label))} || ' is negative; it must be >= 0'",
+    )
+
+
+def count_in_range(label: str, typed_sql: str, low: int, high: int) -> Check:
+    """`invalid_value` for a count (a quantity) outside [low, high]."""
+    return Check(
+        "invalid_value",
+        f"({typed_sql} NOT BETWEEN {low} AND {high})",
+        f"{sql_str(label + '=')} || {quoted(src(label))} || "
+        f"{sql_str(f' is outside {low:,}..{high:,}')}",
+    )
+
+
 def not_in_future(label: str, date_sql: str, run_date_sql: str = "_run_date") -> Check:
     """`future_date` when the date is after the run's (UTC) wall-clock date."""
     return Check(

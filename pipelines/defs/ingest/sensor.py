@@ -36,7 +36,7 @@ from . import manifest
 from .files import is_ready
 from .landing import Candidate, decide, discover, failed_candidates
 from .loader import SOURCES, run_context
-from .manifest import FAILED, LOADED
+from .manifest import FAILED, LOADED, UNLOADED
 
 # Each tick hashes every landed file (sha256, ~1 GB/s): once a minute is plenty.
 MINIMUM_INTERVAL_SECONDS = 60
@@ -59,7 +59,7 @@ def _is_handled(cand: Candidate) -> bool:
     known = cand.known
     if known is None or known.file_sha256 != cand.sha256:
         return False
-    return known.status == FAILED or (
+    return known.status in (FAILED, UNLOADED) or (
         known.status == LOADED and (known.reader_fingerprint or "") == cand.fingerprint
     )
 

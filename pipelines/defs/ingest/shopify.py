@@ -10,7 +10,7 @@ sums them must take one line per `order_name`.
 from __future__ import annotations
 
 from . import rules as r
-from .spec import Check, CsvFormat, LandedFile, ReadPlan, RunContext, SourceSpec
+from .spec import Check, CsvFormat, LandedFile, ReadPlan, RunContext, SourceSpec, UniqueKey
 
 FINANCIAL_STATUSES = (
     "pending",
@@ -22,6 +22,7 @@ FINANCIAL_STATUSES = (
     "voided",
     "expired",
 )
+MAX_LINEITEM_QUANTITY = 100_000  # as expectations/raw_shopify_orders.json bounds it
 TIMESTAMP_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M %z")
 
 REQUIRED = (
@@ -36,6 +37,7 @@ REQUIRED = (
     "Lineitem quantity",
     "Lineitem name",
     "Lineitem price",
+    "Id",  # stg_shopify__orders.order_id is unique and not null: the order's identity
 )
 OPTIONAL = (
     "Shipping",
@@ -48,7 +50,6 @@ OPTIONAL = (
     "Billing Country",
     "Billing Phone",
     "Refunded Amount",
-    "Id",
     "Tags",
     "Source",
 )
@@ -191,8 +192,22 @@ def plan(file: LandedFile, ctx: RunContext) -> ReadPlan:
         "source_name": r.clean(r.src("Source")),
     }
     ts_example = "a timestamp like 2024-03-05 14:02:11 +0100"
+    # A line with none of the order fields even after the fill: a line item whose order's
+    # first line is elsewhere in the file (separated by another order) or not in it at all.
+    orphan = " AND ".join(f"{r.src(c)} IS NULL" for c in ORDER_FIELDS)
+    name = r.quoted(r.src("Name"))
     checks = (
         r.required("Name"),
+        Check(
+            "orphan_line_item",
+            f"({orphan})",
+            f"'Name=' || {name} || CASE WHEN _first_line < _source_line"
+            " THEN ' is a line item apart from its order, which starts at line ' || _first_line"
+            " || '; keep an order''s lines together (re-export the order)'"
+            " ELSE ' is a line item whose order line (Created at, Email, Total ...) is not in"
+            " this file; re-export the whole order' END",
+        ),
+        r.required("Id"),  # stg_shopify__orders.order_id is unique and not null
         r.required("Created at"),
         r.parses("invalid_timestamp", "Created at", "created_at", ts_example),
         r.parses("invalid_timestamp", "Paid at", "paid_at", ts_example),
@@ -202,8 +217,12 @@ def plan(file: LandedFile, ctx: RunContext) -> ReadPlan:
         r.parses("invalid_value", "Lineitem quantity", "lineitem_quantity", "a whole number"),
         r.one_of("Financial Status", "financial_status", FINANCIAL_STATUSES),
         r.known_currency("Currency", "currency"),
-        r.amount_in_range("Total", "total"),
-        r.amount_in_range("Lineitem price", "lineitem_price"),
+        # Row rules that used to be only aggregate GX expectations (min(total) >= 0, ...),
+        # which blocked the publish without naming the row: every amount >= 0 and within
+        # ±MAX_ABS_AMOUNT, quantities 0..MAX_LINEITEM_QUANTITY.
+        *(r.not_negative(label, col) for col, label in AMOUNTS.items()),
+        *(r.amount_in_range(label, col) for col, label in AMOUNTS.items()),
+        r.count_in_range("Lineitem quantity", "lineitem_quantity", 0, MAX_LINEITEM_QUANTITY),
         r.not_before_start("Created at", "CAST(created_at AS DATE)"),
         r.not_in_future("Created at", "CAST(created_at AS DATE)"),
         Check(
@@ -240,4 +259,6 @@ SPEC = SourceSpec(
     # Lines of one order share its Name; a Name repeated later in the file is caught by
     # the `_repeated_order` rule above instead.
     unique_within_file=False,
+    # The same order under another Name (a re-export with renamed orders) shares its Id.
+    also_unique=(UniqueKey("order_id", "Id", entity="order_name", entity_label="Name"),),
 )

@@ -121,6 +121,20 @@ class OrphanRule:
 
 
 @dataclass(frozen=True)
+class UniqueKey:
+    """Another column that must be unique across files (and within a file between different
+    `entity` values): rows repeating it are `duplicate_id` naming where it was first seen.
+
+    Shopify's `Id`: the lines of one order share it, a different order (Name) must not, so a
+    re-export of the same orders under renamed Names is caught."""
+
+    sql: str  # SQL over typed columns
+    label: str  # the column as the file names it, for reason_detail
+    entity: str  # SQL over typed columns: rows with the same entity may share the key
+    entity_label: str  # the entity column as the file names it
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     """One source system: its landed files, its raw table, and how to read a file."""
 
@@ -135,6 +149,7 @@ class SourceSpec:
     key: str | None = None
     key_label: str | None = None  # the key as the file names it, for reason_detail
     unique_within_file: bool = True
+    also_unique: tuple[UniqueKey, ...] = ()
     orphan: OrphanRule | None = None
     # Files to read, and per-file failures (e.g. a generic folder without mapping.yml).
     discover: Callable[[Path, str], tuple[list[LandedFile], dict[str, str]]] | None = None

@@ -16,7 +16,7 @@ from pipelines.lib.currencies import ISO_4217, minor_units
 from pipelines.lib.duck import quote_ident, sql_str
 
 from . import records
-from .spec import CsvFormat, IngestError, LandedFile, RunContext, SourceSpec
+from .spec import CsvFormat, IngestError, LandedFile, RunContext, SourceSpec, UniqueKey
 
 STAGED = "_staged"
 
@@ -128,34 +128,55 @@ def stage_file(
 
 
 def mark_duplicates(con: duckdb.DuckDBPyConnection, spec: SourceSpec, raw_table: str) -> None:
-    """`duplicate_id` for good rows whose key was loaded before.
+    """`duplicate_id` for good rows whose key was loaded before, for the source's key and
+    then each of its `also_unique` keys (over the rows still good).
 
     "Before" means, in this order: a row in raw from a file outside this batch; a row of an
     earlier file in this batch (files rank by first_seen_at, then path, so a re-run decides
     the same way); or, when the key must be unique within a file, an earlier line of the same
-    file. The first occurrence always stays.
+    file (of another entity, for an `also_unique` key). The first occurrence always stays.
     """
     if spec.key is None:
         return
-    key = spec.key
-    same_file = (
-        "(prior_rank = _file_rank AND prior_line < _source_line)"
-        if spec.unique_within_file
-        else "FALSE"
+    _mark_key(con, raw_table, spec.key, spec.key_label or spec.key, None, spec.unique_within_file)
+    for key in spec.also_unique:
+        _mark_key(con, raw_table, key.sql, key.label, key, within_file=True)
+
+
+def _mark_key(
+    con: duckdb.DuckDBPyConnection,
+    raw_table: str,
+    key: str,
+    label: str,
+    unique: UniqueKey | None,
+    within_file: bool,
+) -> None:
+    entity = unique.entity if unique else None
+    ent = entity or "NULL"
+    same_file = "(prior_rank = _file_rank AND prior_line < _source_line"
+    same_file += " AND prior_entity IS DISTINCT FROM e)" if entity is not None else ")"
+    if not within_file:
+        same_file = "FALSE"
+    seen_as = (
+        f"' (as ' || {sql_str(unique.entity_label)} || '=' || coalesce({{}}, '?') || ')'"
+        if unique is not None
+        else "''"
     )
     # Most keys occur once: aggregate per key (hash) and join back only the repeated ones.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _dupes AS
         WITH good AS (
-            SELECT _source_file, _source_line, _file_rank, {key} AS k
+            SELECT _source_file, _source_line, _file_rank, {key} AS k, {ent} AS e
             FROM {STAGED} WHERE reason_code IS NULL AND {key} IS NOT NULL
         ),
         repeated AS (
-            SELECT k, min({{'r': _file_rank, 'l': _source_line, 'f': _source_file}}) AS prior
+            SELECT k, min({{'r': _file_rank, 'l': _source_line, 'f': _source_file, 'e': e}})
+                      AS prior
             FROM good GROUP BY k HAVING count(*) > 1
         ),
         in_raw AS (
-            SELECT {key} AS k, min({{'f': _source_file, 'l': _source_line}}) AS first
+            SELECT {key} AS k,
+                   min({{'f': _source_file, 'l': _source_line, 'e': {ent}}}) AS first
             FROM {raw_table}
             WHERE {key} IN (SELECT k FROM good)
               AND _source_file NOT IN (SELECT DISTINCT _source_file FROM {STAGED})
@@ -163,7 +184,8 @@ def mark_duplicates(con: duckdb.DuckDBPyConnection, spec: SourceSpec, raw_table:
         ),
         judged AS (
             SELECT good.*, repeated.prior.r AS prior_rank, repeated.prior.l AS prior_line,
-                   repeated.prior.f AS prior_file, in_raw.first AS raw_first
+                   repeated.prior.f AS prior_file, repeated.prior.e AS prior_entity,
+                   in_raw.first AS raw_first
             FROM good
             LEFT JOIN repeated USING (k)
             LEFT JOIN in_raw USING (k)
@@ -172,9 +194,12 @@ def mark_duplicates(con: duckdb.DuckDBPyConnection, spec: SourceSpec, raw_table:
         SELECT _source_file, _source_line,
                CASE WHEN raw_first IS NOT NULL
                     THEN 'already in ' || raw_first.f || ' line ' || raw_first.l
+                         || {seen_as.format("raw_first.e")}
                     WHEN prior_rank < _file_rank
                     THEN 'already in ' || prior_file || ' line ' || prior_line
-                    ELSE 'already at line ' || prior_line || ' of this file' END AS why,
+                         || {seen_as.format("prior_entity")}
+                    ELSE 'already at line ' || prior_line || ' of this file'
+                         || {seen_as.format("prior_entity")} END AS why,
                k
         FROM judged
         WHERE raw_first IS NOT NULL OR prior_rank < _file_rank OR {same_file}
@@ -182,7 +207,7 @@ def mark_duplicates(con: duckdb.DuckDBPyConnection, spec: SourceSpec, raw_table:
     con.execute(f"""
         UPDATE {STAGED} AS s
         SET reason_code = 'duplicate_id',
-            reason_detail = {sql_str(spec.key_label or spec.key)} || '=' || d.k || ' ' || d.why
+            reason_detail = {sql_str(label)} || '=' || d.k || ' ' || d.why
         FROM _dupes AS d
         WHERE s._source_file = d._source_file AND s._source_line = d._source_line
     """)

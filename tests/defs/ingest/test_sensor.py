@@ -6,6 +6,7 @@ partition at "now", yesterday): orders of three days ago and yesterday.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from pipelines.defs.ingest.sensor import (
     run_key,
     sensors,
 )
+from pipelines.defs.ingest.spec import IngestError
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 
@@ -33,7 +35,7 @@ THREE_DAYS_AGO = TODAY - timedelta(days=3)
 
 HEADER = (
     "Name,Email,Financial Status,Paid at,Currency,Subtotal,Total,Created at,"
-    "Lineitem quantity,Lineitem name,Lineitem price"
+    "Lineitem quantity,Lineitem name,Lineitem price,Id"
 )
 
 
@@ -42,7 +44,8 @@ def shopify_csv(*orders: tuple[str, date]) -> str:
     lines = [HEADER]
     for name, day in orders:
         ts = f"{day.isoformat()} 10:00:00 +0000"
-        lines.append(f"{name},a@example.com,paid,{ts},EUR,10.00,10.00,{ts},1,Mug,10.00")
+        order_id = name.strip("#")
+        lines.append(f"{name},a@example.com,paid,{ts},EUR,10.00,10.00,{ts},1,Mug,10.00,{order_id}")
     return "\n".join(lines) + "\n"
 
 
@@ -261,3 +264,25 @@ def test_run_key_ignores_names_and_order() -> None:
     a = [NewFile("shopify", "x.csv", "aa"), NewFile("stripe", "y.jsonl", "bb")]
     b = [NewFile("stripe", "z.jsonl", "bb"), NewFile("shopify", "w.csv", "aa")]
     assert run_key(a) == run_key(b) != run_key(a[:1])
+
+
+@pytest.mark.timeout(60)  # opening the FIFO would block the tick forever
+def test_pipe_and_link_out_of_the_landing_zone_request_one_run_without_being_read(
+    segments_env: dict[str, Path], tick: Tick
+) -> None:
+    outside = segments_env["root"] / "secret.csv"
+    outside.write_text("root:x:0:0\n")
+    (segments_env["landing"] / "shopify").mkdir()
+    (segments_env["landing"] / "shopify" / "orders.csv").symlink_to(outside)
+    (segments_env["landing"] / "stripe").mkdir()
+    os.mkfifo(segments_env["landing"] / "stripe" / "charges.jsonl")
+
+    request = only_request(tick())
+
+    # One run, which fails naming both; once the failure is recorded the ticks are quiet.
+    assert request.tags["segments/new_files"] == "shopify/orders.csv, stripe/charges.jsonl"
+    for source in ("shopify", "stripe"):
+        with pytest.raises(IngestError):
+            load_everything(source)
+    again = tick()
+    assert isinstance(again, dg.SkipReason)
