@@ -149,14 +149,22 @@ PARTITION_COLUMN = {
 }
 
 
+# The customer_key secret of every fixture build database (the pipeline makes a random one
+# per warehouse: pipelines/defs/warehouse/customer_key.py).
+KEY_SECRET = "f1" * 32
+
+
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Empty raw.* and meta.run_as_of_dates tables with the contract's columns and types."""
+    """Empty raw.* and meta.run_as_of_dates tables with the contract's columns and types, and
+    meta.customer_key_secret = KEY_SECRET."""
     con.execute("create schema if not exists raw")
     con.execute("create schema if not exists meta")
     for table, columns in RAW_COLUMNS.items():
         cols = ", ".join(f"{name} {kind}" for name, kind in {**columns, **LINEAGE}.items())
         con.execute(f"create or replace table raw.{table} ({cols})")
     con.execute("create or replace table meta.run_as_of_dates (as_of_date date not null)")
+    con.execute("create or replace table meta.customer_key_secret (secret varchar not null)")
+    con.execute("insert into meta.customer_key_secret values (?)", [KEY_SECRET])
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
