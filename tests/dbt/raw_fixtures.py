@@ -793,7 +793,14 @@ def write_synthetic(
                    'open', 'support/t.csv', i, {loaded}, txn_at::date
             from txn where i % 40 = 0
         """)
-        _insert_fx_weekdays(con, start, end, {"EUR": 1.08, "PLN": 0.25, "GBP": 1.27, "JPY": 0.0067})
+        # rates from 10 days before the first transaction (as the sample generator writes
+        # them): a weekend purchase on day one needs Friday's rate, never Monday's
+        _insert_fx_weekdays(
+            con,
+            start - timedelta(days=10),
+            end,
+            {"EUR": 1.08, "PLN": 0.25, "GBP": 1.27, "JPY": 0.0067},
+        )
         set_as_of_dates(con, as_of_dates or [end])
     return path
 
