@@ -138,3 +138,35 @@
 {% macro default__json_text(column, key) -%}
     nullif(trim(json_extract_string({{ column }}, '$.{{ key }}')), '')
 {%- endmacro %}
+
+
+{#
+    True when a free-text value that would become a published label (a product category)
+    holds personal data: an email (text@text) or a phone number (7 or more digits, up to two
+    separators between digits), looked for after fold_unicode, so invisible or full-width
+    characters cannot hide it. Issue 11: a Shopify tag holding the customer's email became
+    preferred_category / top_category, a Parquet value, a report label and an export file
+    name. Deliberately broad: a category such as '2024-2025 collection' is withheld too.
+#}
+{% macro holds_personal_data(column) -%}
+    coalesce(
+        regexp_matches(
+            lower({{ fold_unicode(column) }}),
+            '[^@]@[^@]|([0-9][ ().+/-]{0,2}){6}[0-9]'
+        ),
+        false
+    )
+{%- endmacro %}
+
+
+{#
+    A free-text label (product category): trimmed and lower-cased, blank → null, and null when
+    it holds personal data (holds_personal_data); staging also exposes the flag, so test
+    assert_free_text_labels_hold_no_personal_data reports each withheld value by file and line.
+#}
+{% macro label_text(column) -%}
+    case
+        when {{ holds_personal_data(column) }} then null
+        else nullif(lower(trim({{ column }})), '')
+    end
+{%- endmacro %}

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import unicodedata
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -38,15 +39,8 @@ PHONE_SPELLINGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """`select v, <normalize_email(v)>, <normalize_phone(v)>, <fold_unicode(v)> from cases`
-    as the dbt project compiles it for DuckDB."""
-    work = tmp_path_factory.mktemp("normalize")
-    sql = (
-        "select v, {{ normalize_email('v') }} as email, {{ normalize_phone('v') }} as phone, "
-        "{{ fold_unicode('v') }} as folded from cases"
-    )
+def compile_inline(work: Path, sql: str) -> str:
+    """`sql` as the dbt project compiles it for DuckDB (macros expanded)."""
     result = subprocess.run(
         [str(DBT), "--no-use-colors", "--quiet", "compile", "--inline", sql, "--output", "json",
          "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
@@ -57,6 +51,26 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> str:
     )  # fmt: skip
     assert result.returncode == 0, f"dbt compile failed:\n{result.stdout[-3000:]}{result.stderr}"
     return json.loads(result.stdout[result.stdout.index("{") :])["compiled"]
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """`select v, <normalize_email(v)>, <normalize_phone(v)>, <fold_unicode(v)> from cases`."""
+    return compile_inline(
+        tmp_path_factory.mktemp("normalize"),
+        "select v, {{ normalize_email('v') }} as email, {{ normalize_phone('v') }} as phone, "
+        "{{ fold_unicode('v') }} as folded from cases",
+    )
+
+
+@pytest.fixture(scope="module")
+def labels(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """`select v, <label_text(v)>, <holds_personal_data(v)> from cases`."""
+    return compile_inline(
+        tmp_path_factory.mktemp("labels"),
+        "select v, {{ label_text('v') }} as label, {{ holds_personal_data('v') }} as withheld "
+        "from cases",
+    )
 
 
 def normalise(compiled: str, values: list[str]) -> dict[str, tuple]:
@@ -98,3 +112,25 @@ def test_folded_characters_agree_with_python_nfkc(compiled: str):
     expected = {v: unicodedata.normalize("NFKC", v).lower() for v in values}
     assert len(chars) > 850
     assert {v: (folded[v], expected[v]) for v in values if folded[v].lower() != expected[v]} == {}
+
+
+def test_free_text_labels_holding_an_email_or_phone_are_withheld(labels: str):
+    # Regression (issue 11): a Shopify tag holding the customer's email became a label.
+    personal = [
+        "anna.k@mail.com",
+        "Anna.K@Mail.com, apparel",
+        "contact: anna@x.com",
+        "ａｎｎａ＠ｘ．ｃｏｍ",
+        "an\u200bna@x.com",
+        "+48 601 234 567",
+        "0048601234567",
+        "(030) 123-4567",
+        "601.234.567",
+        "＋４８６０１２３４５６７",
+    ]
+    kept = {"Apparel ": "apparel", "home & garden": "home & garden", "size 42": "size 42",
+            "@home": "@home", "sale 2024": "sale 2024", "": None}  # fmt: skip
+    rows = normalise(labels, [*personal, *kept])
+    assert {v: r for v, r in rows.items() if v in personal and tuple(r) != (None, True)} == {}
+    assert {v: r[0] for v, r in rows.items() if v in kept} == kept
+    assert not any(withheld for v, (_, withheld) in rows.items() if v in kept)
