@@ -161,10 +161,11 @@ def _leaks(text: str, planter: Planter) -> list[str]:
     found = [t for t in planter.tokens if t in low]
     found += [e for e in planter.own_emails if e in low]
     found += EMAIL.findall(text)
-    digits_only = re.sub(r"\D", "", text) if len(text) < 200 else ""
-    found += [
-        d for d in planter.digits if d in digits_only or re.search(r"[\s().+/-]{0,2}".join(d), text)
-    ]
+    if len(text) < 200:  # one value: any spelling of the number has its digits in a row
+        digits_only = re.sub(r"\D", "", text)
+        found += [d for d in planter.digits if d in digits_only]
+    else:  # a whole file: the number with up to two separators between digits
+        found += [d for d in planter.digits if re.search(r"[\s().+/-]{0,2}".join(d), text)]
     return found
 
 
