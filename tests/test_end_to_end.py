@@ -256,6 +256,9 @@ def test_redropping_a_file_changes_nothing(e2e):
         published_before = con.execute(
             "select rfm_segment, count(*) from customer_segments group by 1 order by 1"
         ).fetchall()
+        keys_before = con.execute(
+            "select customer_key from customer_segments order by 1"
+        ).fetchall()
     first = sorted((root / "landing" / "shopify").glob("*.csv"))[0]
     shutil.copy(first, first.with_name("copy_of_" + first.name))
     # What the daily schedule runs the next time: one partition, the latest day.
@@ -269,7 +272,9 @@ def test_redropping_a_file_changes_nothing(e2e):
         published_after = con.execute(
             "select rfm_segment, count(*) from customer_segments group by 1 order by 1"
         ).fetchall()
+        keys_after = con.execute("select customer_key from customer_segments order by 1").fetchall()
     assert after == before
+    assert keys_after == keys_before  # keyed customer keys are stable from run to run
     assert status.startswith("duplicate_of:")
     assert published_after == published_before
 
@@ -315,3 +320,56 @@ def test_generic_online_retail_facts_match_an_independent_computation(e2e):
     guest_lines = sum(1 for r in e2e["retail"] if not r["CustomerID"])
     assert guests == (guest_lines, len(guest_invoices), guest_lines) and guest_lines > 0
     assert loaded + guest_lines == len(e2e["retail"])
+
+
+def test_published_keys_resist_a_dictionary_attack(e2e):
+    # Regression (issue 11): customer_key was md5('email:' || email), and every published key
+    # was matched back to an email. An attacker holding every email, phone and account id
+    # (here: every identifier and every raw value of the build) hashes them every way.
+    warehouse = e2e["root"] / "warehouse"
+    with _build(e2e) as con:
+        con.execute(f"attach '{warehouse / 'segments.duckdb'}' as published (read_only)")
+        raw_text = [
+            f"select distinct {column} as v from raw.{table} where {column} is not null"
+            for table, column in con.execute(
+                "select table_name, column_name from duckdb_columns() "
+                "where database_name = 'build' and schema_name = 'raw' "
+                "and data_type = 'VARCHAR'"
+            ).fetchall()
+        ]
+        con.execute(f"""
+            create temp table known as
+            select identifier as v from intermediate.int_customer_identity
+            union select alias_value from intermediate.int_customer_identity
+            union {" union ".join(raw_text)}
+        """)
+        con.execute("""
+            create temp table guesses as
+            with spelled as (
+                select distinct s from known, unnest([v, lower(trim(v)), 'email:' || lower(trim(v)),
+                    'phone:' || v, 'email:' || v]) as t(s)
+            )
+            select h from spelled, unnest([md5(s), sha1(s), sha256(s), left(sha256(s), 32)]) as u(h)
+        """)
+        anchors_known = con.execute(
+            "select count(*) filter (where anchor_identifier in (select v from known)), count(*) "
+            "from marts.dim_customers"
+        ).fetchone()
+        key_columns = con.execute(
+            "select table_name from duckdb_columns() where database_name = 'published' "
+            "and column_name = 'customer_key'"
+        ).fetchall()
+        matched = {
+            table: con.execute(
+                f"select count(distinct customer_key) from published.main.{table} "
+                "where customer_key in (select h from guesses)"
+            ).fetchone()[0]
+            for (table,) in key_columns
+        }
+    # The attacker does know every anchor: with an unsalted hash every key would fall.
+    assert anchors_known[0] == anchors_known[1] > 250
+    assert len(key_columns) >= 3
+    assert {t: n for t, n in matched.items() if n} == {}
+    secret = (warehouse / "customer_key.secret").read_text().strip()
+    assert (warehouse / "customer_key.secret").stat().st_mode & 0o777 == 0o600
+    assert secret.encode() not in (warehouse / "segments.duckdb").read_bytes()

@@ -28,7 +28,7 @@
     A 64-bit integer for one or more values, used only inside a build to join, group and sort
     by integers instead of long strings: identifiers in the identity graph, visitors of the
     event stream, and customer_id = identifier_id(customer_key) in the customer histories.
-    Never published and not stable across engines or versions (customer_key, an md5, is).
+    Never published and not stable across engines or versions (customer_key, a keyed md5, is).
     test assert_identifier_ids_are_collision_free guards the 1-in-10^12 chance of a clash.
 #}
 {% macro identifier_id() -%}
@@ -41,4 +41,16 @@
 
 {% macro duckdb__identifier_id(columns) -%}
     hash({{ columns | join(", ") }})
+{%- endmacro %}
+
+
+{#
+    customer_key: a keyed hash of the customer's anchor identifier, md5(secret || ':' ||
+    identifier), with the warehouse's secret (stg_meta__customer_key_secret). Without the secret
+    a list of emails cannot be hashed into published keys (an unsalted md5 of 'email:' ||
+    email could: issue 11). 32 hex digits, stable as long as the secret file is kept
+    (pipelines/defs/warehouse/customer_key.py). Cross-database: dbt.hash and dbt.concat.
+#}
+{% macro customer_key(secret, identifier) -%}
+    {{ dbt.hash(dbt.concat([secret, "':'", identifier])) }}
 {%- endmacro %}

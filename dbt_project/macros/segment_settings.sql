@@ -32,5 +32,8 @@
         ('engagement', 'low_min_score', 'integer'),
         ('profiles', 'min_segment_share', 'decimal(9, 4)'),
         ('profiles', 'min_segment_customers', 'integer'),
+        ('fx', 'max_rate_age_days', 'integer'),
+        ('fx', 'max_days_before_first_rate', 'integer'),
+        ('fx', 'max_daily_change_share', 'decimal(9, 4)'),
     ]) }}
 {% endmacro %}

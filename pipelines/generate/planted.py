@@ -27,7 +27,7 @@ PLANTED: dict[str, dict] = {
         "expected_rfm_segment": "Champions",
     },
     "two_spellings": {
-        "email": "anna.k@mail.com",  # normalised: lower(trim(...)) of both spellings
+        "email": "anna.k@mail.com",  # normalised (macro normalize_email) from both spellings
         "spellings": {"shopify": "Anna.K@Mail.com ", "stripe": "anna.k@mail.com"},
         "phone_e164": "+48601234567",
         "crm_phones": ["+48 601 234 567", "0048601234567"],  # one CRM contact, written twice

@@ -149,14 +149,22 @@ PARTITION_COLUMN = {
 }
 
 
+# The customer_key secret of every fixture build database (the pipeline makes a random one
+# per warehouse: pipelines/defs/warehouse/customer_key.py).
+KEY_SECRET = "f1" * 32
+
+
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Empty raw.* and meta.run_as_of_dates tables with the contract's columns and types."""
+    """Empty raw.* and meta.run_as_of_dates tables with the contract's columns and types, and
+    meta.customer_key_secret = KEY_SECRET."""
     con.execute("create schema if not exists raw")
     con.execute("create schema if not exists meta")
     for table, columns in RAW_COLUMNS.items():
         cols = ", ".join(f"{name} {kind}" for name, kind in {**columns, **LINEAGE}.items())
         con.execute(f"create or replace table raw.{table} ({cols})")
     con.execute("create or replace table meta.run_as_of_dates (as_of_date date not null)")
+    con.execute("create or replace table meta.customer_key_secret (secret varchar not null)")
+    con.execute("insert into meta.customer_key_secret values (?)", [KEY_SECRET])
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
@@ -785,7 +793,14 @@ def write_synthetic(
                    'open', 'support/t.csv', i, {loaded}, txn_at::date
             from txn where i % 40 = 0
         """)
-        _insert_fx_weekdays(con, start, end, {"EUR": 1.08, "PLN": 0.25, "GBP": 1.27, "JPY": 0.0067})
+        # rates from 10 days before the first transaction (as the sample generator writes
+        # them): a weekend purchase on day one needs Friday's rate, never Monday's
+        _insert_fx_weekdays(
+            con,
+            start - timedelta(days=10),
+            end,
+            {"EUR": 1.08, "PLN": 0.25, "GBP": 1.27, "JPY": 0.0067},
+        )
         set_as_of_dates(con, as_of_dates or [end])
     return path
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import query, run_dbt
-from raw_fixtures import AS_OF, write_scenario
+from raw_fixtures import AS_OF, KEY_SECRET, write_scenario
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +52,18 @@ def test_guests_without_email_or_phone_are_separate_customers(db):
     assert len(keys) == 3
 
 
-def test_customer_key_is_the_hash_of_the_identifier_seen_first(db):
+def test_customer_key_is_the_keyed_hash_of_the_identifier_seen_first(db):
     # Bob paid with his Stripe customer id a month before Stripe had his email.
     bob = customer_of(db, "email", "bob@example.com")
     anchor = query(
         db,
-        "select anchor_identifier, md5(anchor_identifier) from marts.dim_customers where customer_key = ?",
-        [bob],
+        "select anchor_identifier, md5(? || ':' || anchor_identifier) from marts.dim_customers "
+        "where customer_key = ?",
+        [KEY_SECRET, bob],
     )
     assert anchor == [("stripe_customer:cus_B", bob)]
+    # Regression (issue 11): an unsalted md5 of the identifier was reversible.
+    assert query(db, "select md5('stripe_customer:cus_B')") != [(bob,)]
 
 
 def test_failed_voided_and_pending_payments_are_not_transactions(db):

@@ -115,6 +115,10 @@ def test_customer_key_does_not_depend_on_load_order(tmp_path: Path, dbt_work_dir
         con.execute(
             "create table meta.run_as_of_dates as select * from original.meta.run_as_of_dates"
         )
+        con.execute(
+            "create table meta.customer_key_secret as "
+            "select * from original.meta.customer_key_secret"
+        )
     run_dbt(
         reversed_db,
         tmp_path,

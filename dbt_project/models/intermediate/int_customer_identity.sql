@@ -11,8 +11,9 @@
     length (test assert_customer_identity_converged checks the result). Other engines need a
     loop of propagation rounds instead.
 
-    customer_key = md5 of the component's anchor: its identifier seen first (earliest
-    first_seen_at, ties broken alphabetically). It does not depend on load order, and data
+    customer_key = keyed md5 of the component's anchor (macro customer_key: md5 of the
+    warehouse's secret, ':' and the anchor), its identifier seen first (earliest
+    first_seen_at, ties broken alphabetically); not reversible from a list of emails. It does not depend on load order, and data
     arriving later never changes it, except when it links two known customers: then the merged
     customer keeps the older anchor's key.
 -#}
@@ -20,6 +21,10 @@ with
 
 observed as (
     select * from {{ ref('int_identifiers_observed') }}
+),
+
+key_secret as (
+    select * from {{ ref('stg_meta__customer_key_secret') }}
 ),
 
 nodes as (
@@ -82,7 +87,7 @@ final as (
         ranked_nodes.alias_value,
         ranked_nodes.first_seen_at,
         ranked_nodes.last_seen_at,
-        {{ dbt.hash('anchors.identifier') }} as customer_key,
+        {{ customer_key('key_secret.secret', 'anchors.identifier') }} as customer_key,
         anchors.identifier as anchor_identifier,
         anchors.first_seen_at as anchor_first_seen_at
     from ranked_nodes
@@ -90,6 +95,7 @@ final as (
         on ranked_nodes.node_rank = labels.node_rank
     inner join ranked_nodes as anchors
         on coalesce(labels.label, ranked_nodes.node_rank) = anchors.node_rank
+    cross join key_secret
 )
 
 select * from final

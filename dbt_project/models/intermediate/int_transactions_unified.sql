@@ -1,10 +1,13 @@
 {#-
     One row per transaction across every source, with its customer and its amounts converted to
     the reporting currency (SEGMENTS_REPORTING_CURRENCY). The rate is the one of the transaction's
-    UTC date, or the last rate published before it (weekends) — int_fx_rates_daily carries rates
-    forward. A transaction before a currency's first published rate uses that first rate, one
-    after its last rate the last one; fx_rate_date shows which rate was used. A currency with no
-    rate at all leaves the converted amounts null (test assert_transactions_have_an_fx_rate).
+    UTC date, or the newest rate published before it (weekends) — int_fx_rates_daily carries rates
+    forward — but only if it is at most fx.max_rate_age_days old (seeds/segment_settings.csv).
+    A rate from after the transaction (before a currency's first published rate) is taken only
+    within fx.max_days_before_first_rate (default 0: never). Without an acceptable rate the
+    converted amounts and fx_rate_date are null, and test assert_transactions_have_an_fx_rate
+    stops the run naming currency, dates and count: a missing month of rates must not convert
+    at a stale rate (issue 11: 103 sales did). fx_rate_date shows which rate was used.
 
     A table: fct_transactions publishes it and the customer histories (int_customer_purchase_days,
     int_customer_purchase_history) read it, so intermediate models never read a mart. Its tests
@@ -22,6 +25,10 @@ identity as (
 
 fx_daily as (
     select * from {{ ref('int_fx_rates_daily') }}
+),
+
+settings as (
+    select * from {{ ref('int_segment_settings') }}
 ),
 
 fx_bounds as (
@@ -50,7 +57,8 @@ fx_edges as (
         and fx_bounds.last_rate_date = last_rates.rate_date
 ),
 
-converted as (
+candidates as (
+    -- the nearest published rate: of the day or carried forward, else the first or last one
     select
         transactions.*,
         identity.customer_key,
@@ -59,13 +67,13 @@ converted as (
             when fx_daily.rate_to_reporting is not null then fx_daily.rate_to_reporting
             when transactions.transaction_date < fx_edges.first_rate_date then fx_edges.first_rate
             else fx_edges.last_rate
-        end as fx_rate_to_reporting,
+        end as candidate_rate,
         case
             when transactions.currency = '{{ reporting_currency() }}' then transactions.transaction_date
             when fx_daily.rate_to_reporting is not null then fx_daily.published_rate_date
             when transactions.transaction_date < fx_edges.first_rate_date then fx_edges.first_rate_date
             else fx_edges.last_published_rate_date
-        end as fx_rate_date
+        end as candidate_rate_date
     from transactions
     inner join identity
         on {{ identifier_id('transactions.record_identifier') }} = identity.identifier_id
@@ -74,6 +82,29 @@ converted as (
         and transactions.transaction_date = fx_daily.rate_date
     left join fx_edges
         on transactions.currency = fx_edges.currency
+),
+
+converted as (
+    -- the candidate only when fresh enough (fx settings); otherwise no rate at all
+    select
+        candidates.*,
+        case when is_acceptable_rate then candidate_rate end as fx_rate_to_reporting,
+        case when is_acceptable_rate then candidate_rate_date end as fx_rate_date
+    from (
+        select
+            candidates.*,
+            coalesce(
+                candidates.candidate_rate_date <= candidates.transaction_date
+                and {{ dbt.datediff('candidates.candidate_rate_date', 'candidates.transaction_date', 'day') }}
+                    <= settings.fx_max_rate_age_days
+                or candidates.candidate_rate_date > candidates.transaction_date
+                and {{ dbt.datediff('candidates.transaction_date', 'candidates.candidate_rate_date', 'day') }}
+                    <= settings.fx_max_days_before_first_rate,
+                false
+            ) as is_acceptable_rate
+        from candidates
+        cross join settings
+    ) as candidates
 ),
 
 final as (

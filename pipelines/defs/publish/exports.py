@@ -19,6 +19,12 @@ unless the caller asks otherwise (`include_no_consent`).
 `export_segment` writes one segment on demand (`segments export`); `refresh_exports` writes
 every segment of every family after each publish, as one versioned set under
 `$SEGMENTS_WAREHOUSE_DIR/exports/current/` (see versioned_dir.py).
+
+Exports hold emails and phones by design, so they are private to the pipeline's user: every
+export file is 0600 and the folders the pipeline creates for them are 0700 (`exports/` and
+everything under it; for `--output` elsewhere, the file only). The folder is made private
+before anything is written into it, so no other user can open a file even while it is
+being written.
 """
 
 from __future__ import annotations
@@ -155,6 +161,27 @@ def _create_export_rows(
     )
 
 
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
+def _private_dir(folder: Path) -> None:
+    """Create `folder` (and missing parents) readable by the owner only; an existing folder
+    is tightened to 0700 too (exports from before this rule were 0755)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    os.chmod(folder, PRIVATE_DIR_MODE)
+
+
+def _private_tree(folder: Path) -> None:
+    """Every file under `folder` 0600, every folder 0700 (DuckDB's COPY and `open` create
+    files with the umask's mode, usually 0644)."""
+    for path in folder.rglob("*"):
+        if path.is_symlink():
+            continue
+        os.chmod(path, PRIVATE_DIR_MODE if path.is_dir() else PRIVATE_FILE_MODE)
+    os.chmod(folder, PRIVATE_DIR_MODE)
+
+
 def _copy_segment(con: duckdb.DuckDBPyConnection, segment: SegmentRef, target: Path) -> int:
     """Write one segment's rows of `export_rows` as CSV (header even when empty); returns
     the rows written (COPY reports them)."""
@@ -189,10 +216,19 @@ def export_segment(
         selects = {ref.family: membership_selects(con, as_of)[ref.family]}
         _create_export_rows(con, selects, [ref], as_of, currency, include_no_consent)
         target = output or default_output(exports_dir, ref, as_of)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if output is None:
+            _private_dir(exports_dir)
+            for folder in reversed(target.parent.relative_to(exports_dir).parents):
+                _private_dir(exports_dir / folder)
+            _private_dir(target.parent)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
+            # created 0600 before DuckDB writes into it: COPY keeps an existing file's mode
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
             rows = _copy_segment(con, ref, tmp)
+            os.chmod(tmp, PRIVATE_FILE_MODE)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
@@ -231,7 +267,9 @@ def refresh_exports(published_db: Path, exports_dir: Path, currency: str) -> Exp
         _create_export_rows(con, selects, segments, as_of, currency, include_no_consent=False)
         names = _file_names(segments)
         written: list[tuple[SegmentRef, Path, int]] = []
+        _private_dir(exports_dir)
         with staged_version(exports_dir) as staging:
+            os.chmod(staging, PRIVATE_DIR_MODE)
             for s in segments:
                 target = staging / names[s]
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -252,6 +290,7 @@ def refresh_exports(published_db: Path, exports_dir: Path, currency: str) -> Exp
                     out.writerow(
                         [s.family, s.label, path.as_posix(), rows, s.members - rows, as_of]
                     )
+            _private_tree(staging)
     folder = current_version(exports_dir)
     assert folder is not None  # staged_version just pointed `current` at it
     return ExportSet(folder, as_of, tuple((s, folder / p, n) for s, p, n in written))

@@ -12,6 +12,7 @@ import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from pipelines import settings as _settings
+from pipelines.defs.warehouse.customer_key import ensure_customer_key_secret
 from pipelines.defs.warehouse.project import dbt_project, manifest_path
 from pipelines.lib.partitions import AS_OF, dates_for_run
 from pipelines.resources import SegmentsSettings
@@ -118,12 +119,37 @@ def write_run_as_of_dates(
 
 
 @dg.asset(
+    key=["meta", "customer_key_secret"],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="warehouse",
+    kinds={"duckdb"},
+)
+def customer_key_secret(settings: SegmentsSettings) -> dg.MaterializeResult:
+    """The secret customer_key is keyed with (one row, never published): read from
+    `$SEGMENTS_WAREHOUSE_DIR/customer_key.secret` (0600, made on the first run), copied into
+    meta.customer_key_secret for dbt. See pipelines/defs/warehouse/customer_key.py."""
+    cfg = settings.get()
+    done = ensure_customer_key_secret(cfg.warehouse_dir, cfg.build_db)
+    return dg.MaterializeResult(
+        metadata={
+            "secret_file": dg.MetadataValue.path(done["secret_file"]),
+            "action": done["action"],
+            "history_dropped": ", ".join(done["history_dropped"]) or "none",
+        }
+    )
+
+
+@dg.asset(
     key=["meta", "run_as_of_dates"],
     partitions_def=AS_OF,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[
-        dg.AssetKey(["raw", t])
-        for t in (*TRANSACTION_TABLES, "crm_contacts", "fx_rates", "events", "support_tickets")
+        *(
+            dg.AssetKey(["raw", t])
+            for t in (*TRANSACTION_TABLES, "crm_contacts", "fx_rates", "events", "support_tickets")
+        ),
+        # runs first: a re-key drops the history, which makes this run a first refresh
+        dg.AssetKey(["meta", "customer_key_secret"]),
     ],
     group_name="warehouse",
     kinds={"duckdb"},
@@ -198,4 +224,4 @@ def prune_target_dirs(target_root: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-assets = [run_as_of_dates, warehouse_models]
+assets = [customer_key_secret, run_as_of_dates, warehouse_models]

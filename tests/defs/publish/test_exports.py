@@ -212,3 +212,22 @@ def test_exports_serve_the_published_data_not_the_build(warehouse: Path, capsys)
     before, after = _rows(warehouse / "before.csv"), _rows(warehouse / "after.csv")
     assert before and after == before
     assert all(r["email"] != "unaudited@example.com" for r in after)
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_export_files_are_private_to_the_owner(published_full: Path, tmp_path: Path):
+    # Regression (issue 11): exports hold emails and phones and were created 0644.
+    exports = tmp_path / "exports"
+    exports.mkdir(mode=0o755)  # a folder from before the rule is tightened too
+    exports.chmod(0o755)
+    done = refresh_exports(published_full, exports, "USD")
+    on_demand, _ = _export(published_full, tmp_path, "At Risk")
+    elsewhere, _ = _export(published_full, tmp_path, "At Risk", output=tmp_path / "mine.csv")
+    files = [p for p in exports.rglob("*") if p.is_file()] + [elsewhere.path]
+    assert len(files) > len(done.files) and on_demand.path in files
+    assert {str(p): _mode(p) for p in files if _mode(p) != 0o600} == {}
+    folders = [exports, *(p for p in exports.rglob("*") if p.is_dir() and not p.is_symlink())]
+    assert {str(p): oct(_mode(p)) for p in folders if _mode(p) & 0o077} == {}

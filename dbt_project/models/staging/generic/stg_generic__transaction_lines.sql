@@ -32,7 +32,9 @@ renamed as (
         lines.amount < 0 as is_refund,
 
         -- product
-        nullif(lower(trim(lines.category)), '') as product_category,
+        -- withheld when it holds an email or a phone: it becomes a published label
+        {{ label_text('lines.category') }} as product_category,
+        {{ holds_personal_data('lines.category') }} as is_product_category_withheld,
         {{ clean_text('lines.product_name') }} as product_name,
 
         -- timestamps (UTC)

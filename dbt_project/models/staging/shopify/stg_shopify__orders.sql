@@ -55,7 +55,9 @@ renamed as (
 
         -- product: the orders export has no product type; shops tag orders with their
         -- categories ("apparel, footwear"), and the first tag is the order's category
-        nullif(lower(trim({{ dbt.split_part('first_lines.tags', "','", 1) }})), '') as product_category,
+        -- (withheld when it holds an email or a phone: it becomes a published label)
+        {{ label_text(dbt.split_part('first_lines.tags', "','", 1)) }} as product_category,
+        {{ holds_personal_data(dbt.split_part('first_lines.tags', "','", 1)) }} as is_product_category_withheld,
         {{ clean_text('first_lines.source_name') }} as sales_channel,
 
         -- timestamps (UTC)

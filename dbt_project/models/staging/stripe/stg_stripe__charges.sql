@@ -54,7 +54,9 @@ renamed as (
         ) as refunded_amount,
 
         -- product and discount (the shop writes them into the charge's metadata)
-        lower({{ json_text('charges.metadata', 'category') }}) as product_category,
+        -- withheld when it holds an email or a phone: it becomes a published label
+        {{ label_text(json_text('charges.metadata', 'category')) }} as product_category,
+        {{ holds_personal_data(json_text('charges.metadata', 'category')) }} as is_product_category_withheld,
         {{ json_text('charges.metadata', 'discount_code') }} as discount_code,
         {{ json_text('charges.metadata', 'discount_code') }} is not null as has_discount,
         {{ clean_text('charges.description') }} as description,
