@@ -85,6 +85,13 @@ def _try(fd: int, mode: int) -> bool:
         raise
 
 
+def _running(holder: Holder) -> bool:
+    """Whether the holder's process still exists (always assumed for another host)."""
+    if holder.host != socket.gethostname():
+        return True
+    return Path(f"/proc/{holder.pid}").exists()
+
+
 def busy_message(warehouse_dir: Path, holder: Holder | None) -> str:
     who = holder.describe() if holder else "another process (a reader of the build database)"
     return (
@@ -123,6 +130,8 @@ def hold(
         told = False
         while not _try(fd, fcntl.LOCK_EX):
             holder = read_holder(warehouse_dir)
+            if holder is not None and not _running(holder):
+                holder = None  # written by a run that died; readers hold the lock meanwhile
             waited = time.monotonic() - started
             limit = wait_seconds if holder else max(wait_seconds, READER_GRACE_SECONDS)
             if waited >= limit:

@@ -106,3 +106,30 @@ def test_a_recycled_pid_is_never_killed(tmp_path: Path) -> None:
     (tmp_path / runlock.DBT_PID_NAME).write_text(f'{{"pid": {os.getpid()}, "start": "1"}}')
     assert runlock.end_orphan(tmp_path) is None
     assert not (tmp_path / runlock.DBT_PID_NAME).exists()
+
+
+def test_a_reader_after_a_killed_run_is_waited_for_not_taken_for_that_run(
+    tmp_path: Path,
+) -> None:
+    proc, child = spawn_holder(tmp_path)
+    proc.kill()
+    proc.wait()
+    os.kill(child, signal.SIGKILL)
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom pipelines.lib import runlock\n"
+            "with runlock.reading(sys.argv[1]):\n    print('reading', flush=True); time.sleep(2)",
+            os.fspath(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.fspath(PROJECT_ROOT)},
+    )
+    assert reader.stdout is not None and reader.stdout.readline().strip() == "reading"
+    # The lock file still names the dead run; the next run waits out the reader (no wait
+    # asked) instead of refusing in the dead run's name.
+    with runlock.hold(tmp_path, "next", wait_seconds=0) as dead:
+        assert dead is not None and dead.run_id == "run-killed"
+    reader.wait()
