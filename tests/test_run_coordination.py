@@ -110,6 +110,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         os.kill(run_a.pid, signal.SIGKILL)  # the run's process only, as `kill -9 <pid>` does
         run_a.wait(timeout=60)
         sc.orphan_alive_after_kill = alive(sc.orphan_pid)
+        if sc.orphan_alive_after_kill:
+            # Freeze it (a hung dbt): it must still be there when run C starts, so only the
+            # clean-up can end it (SIGTERM stays pending on a stopped process; SIGKILL not).
+            os.kill(sc.orphan_pid, signal.SIGSTOP)
         sc.status = cli(env, "-m", "pipelines.cli", "status", timeout=120)
         sc.run_c = cli(env, *RUN)
         sc.orphan_alive_after_c = alive(sc.orphan_pid)
@@ -153,5 +157,8 @@ def test_killed_run_is_marked_failed_and_the_next_run_cleans_up(scenario: Scenar
     assert f"marked failed: run {scenario.run_a_id}" in status.stdout, status.stdout
     assert f"last run:   {scenario.run_a_id}  FAILURE" in status.stdout
     assert run_c.rc == 0, run_c.stderr[-3000:]
+    assert scenario.orphan_alive_after_kill, "dbt should outlive its killed parent"
+    assert f"ended its orphaned dbt process (pid {scenario.orphan_pid})" in run_c.stderr
+    assert f"run {scenario.run_a_id} " in run_c.stderr  # named in the clean-up warning
     assert not scenario.orphan_alive_after_c
     assert scenario.leftovers == []
