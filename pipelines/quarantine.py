@@ -97,6 +97,9 @@ class Row:
 def _open_source(cfg: _settings.Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection | None, str]]:
     """A connection whose `src` catalog has the quarantine schema, and a line saying where it
     comes from; (None, reason) when there is nothing to read."""
+    if not cfg.build_db.exists() and not copy_path(cfg).exists():
+        yield None, f"no quarantine to show: nothing loaded yet into {cfg.warehouse_dir}"
+        return
     with runlock.reading(cfg.warehouse_dir) as free:
         if free and cfg.build_db.exists():
             path, origin = cfg.build_db, f"from {cfg.build_db} (no run is writing it)"
@@ -132,11 +135,12 @@ def read_rows(
     source: str | None = None,
     reason: str | None = None,
     file: str | None = None,
-) -> tuple[str, list[Row]]:
-    """Quarantined rows (filtered), oldest file first, and where they were read from."""
+) -> tuple[str, list[Row] | None]:
+    """Quarantined rows (filtered), by file and line, and where they were read from; None
+    instead of rows when there is nothing to read (the line says why)."""
     with _open_source(cfg) as (con, origin):
         if con is None:
-            return origin, []
+            return origin, None
         tables = _quarantine_tables(con, "src")
         if source is not None:
             tables = [t for t in tables if t == source]
@@ -179,6 +183,8 @@ def quarantine_lines(
 ) -> list[str]:
     origin, rows = read_rows(cfg, source, reason, file)
     lines = [origin]
+    if rows is None:
+        return lines
     if not rows:
         filters = ", ".join(
             f"{k}={v}" for k, v in (("source", source), ("reason", reason), ("file", file)) if v

@@ -74,3 +74,11 @@ def test_while_a_run_holds_the_warehouse_the_copy_is_read(segments_env, capsys) 
         )
     finally:
         holder.communicate("")
+
+
+def test_before_anything_is_loaded_it_says_so_and_creates_nothing(segments_env, capsys) -> None:
+    warehouse = segments_env["warehouse"]
+    before = sorted(p.name for p in warehouse.iterdir())
+    assert main(["quarantine"]) == 0
+    assert capsys.readouterr().out.startswith("no quarantine to show: nothing loaded yet")
+    assert sorted(p.name for p in warehouse.iterdir()) == before
