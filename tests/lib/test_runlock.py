@@ -133,3 +133,30 @@ def test_a_reader_after_a_killed_run_is_waited_for_not_taken_for_that_run(
     with runlock.hold(tmp_path, "next", wait_seconds=0) as dead:
         assert dead is not None and dead.run_id == "run-killed"
     reader.wait()
+
+
+def test_a_waiting_run_says_whom_it_waits_for_and_starts_when_the_lock_is_free(
+    tmp_path: Path,
+) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom pipelines.lib import runlock\n"
+            "with runlock.hold(sys.argv[1], 'run-first'):\n"
+            "    print('held', flush=True); time.sleep(2)",
+            os.fspath(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.fspath(PROJECT_ROOT)},
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    told: list[str] = []
+    started = time.monotonic()
+    with runlock.hold(tmp_path, "run-second", wait_seconds=60, on_wait=told.append) as dead:
+        assert dead is None  # the first run released it cleanly
+        assert runlock.read_holder(tmp_path).run_id == "run-second"
+    assert 0.5 < time.monotonic() - started < 30
+    assert len(told) == 1 and "run run-first (pid" in told[0]
+    holder.wait()
