@@ -148,7 +148,7 @@ def parse_definition(text: str, file: Path, catalogue: Catalogue) -> SegmentDefi
         problem = getattr(exc, "problem", None) or str(exc)
         hint = (
             " Quote operators such as '>=' and values that start with > or *."
-            if ">" in text or "*" in text
+            if (">" in text or "*" in text) and "expands to more than" not in str(problem)
             else ""
         )
         raise SegmentDefinitionError(
