@@ -42,7 +42,7 @@ test: manifest
 
 ## make dev: the Dagster UI (and daemon, for schedules, sensors and UI backfills) on 127.0.0.1:3000.
 dev: manifest
-	mkdir -p $${SEGMENTS_WAREHOUSE_DIR:-data/warehouse}/dagster_home
+	$(BIN)/python -c 'from pipelines import settings as s; s.ensure_dagster_home(s.load())'  # + dagster.yaml: one run at a time
 	DAGSTER_HOME=$${DAGSTER_HOME:-$$(realpath $${SEGMENTS_WAREHOUSE_DIR:-data/warehouse})/dagster_home} \
 	  env --default-signal=INT,TERM $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 

@@ -1,10 +1,11 @@
 """`segments`: the project CLI for data engineers and analysts.
 
     segments generate [--customers N --days D --seed S]   sample data into the landing zone
-    segments run [--as-of DATE] [--allow-shrink]          load new files, segments as of DATE
-    segments backfill --from DATE --to DATE               add or replace the history of a range
+    segments run [--as-of DATE] [--allow-shrink] [--wait]  load new files, segments as of DATE
+    segments backfill --from DATE --to DATE [--wait]      add or replace the history of a range
     segments status                                       last run, what it published, what failed
     segments unload PATH [--undo]                         retract a loaded file's rows
+    segments quarantine [--source S --reason R --file F]  rejected rows: file, line, reason, raw
     segments export --segment NAME [--family F --as-of D] one segment's members as CSV (consenting)
     segments report                                       rebuild the HTML report
     segments bench [--transactions N]                     time it against pandas/polars/DuckDB
@@ -75,14 +76,29 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def execute_refresh(start: date, end: date) -> bool:
-    """One run of the refresh job for as-of dates [start, end]; True when it succeeded."""
+def execute_refresh(start: date, end: date, wait: bool = False) -> bool:
+    """One run of the refresh job for as-of dates [start, end]; True when it succeeded.
+
+    One run at a time (pipelines/lib/runlock.py): when another run holds the warehouse this
+    says so in one line and returns False, or with `wait` waits for it
+    (SEGMENTS_RUN_WAIT_SECONDS, default 3600)."""
     import dagster as dg
 
+    from pipelines.lib import runlock
+    from pipelines.resources import DEFAULT_RUN_WAIT_SECONDS, RUN_WAIT_TAG
     from pipelines.status import failure_text
 
     cfg = _settings.load()
     _settings.ensure_dagster_home(cfg)
+    wait_seconds = _settings.run_wait_seconds(DEFAULT_RUN_WAIT_SECONDS) if wait else 0.0
+    holder = runlock.is_held(cfg.warehouse_dir)
+    if holder is not None:
+        if not wait:
+            print(
+                f"not started: {runlock.busy_message(cfg.warehouse_dir, holder)}", file=sys.stderr
+            )
+            return False
+        print(f"waiting (up to {wait_seconds:.0f} s) for {holder.describe()} to finish")
     from pipelines.definitions import defs
     from pipelines.lib.partitions import AS_OF
 
@@ -99,20 +115,19 @@ def execute_refresh(start: date, end: date) -> bool:
         )
     job = defs.resolve_job_def("refresh")
     instance = dg.DagsterInstance.get()
+    tags = {RUN_WAIT_TAG: str(int(wait_seconds))}
     if start == end:
         result = job.execute_in_process(
-            instance=instance, partition_key=end.isoformat(), raise_on_error=False
+            instance=instance, partition_key=end.isoformat(), tags=tags, raise_on_error=False
         )
     else:
-        result = job.execute_in_process(
-            instance=instance,
-            tags={
-                RANGE_START_TAG: start.isoformat(),
-                RANGE_END_TAG: end.isoformat(),
-            },
-            raise_on_error=False,
-        )
+        tags |= {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
+        result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
     if not result.success:
+        busy = _busy_failure(result.all_events)
+        if busy:
+            print(f"run {result.run_id} not run: {busy}", file=sys.stderr)
+            return False
         failed = [ev for ev in result.all_events if ev.is_step_failure]
         published = any(
             e.asset_key == dg.AssetKey(["published", "segments_db"])
@@ -138,6 +153,27 @@ def execute_refresh(start: date, end: date) -> bool:
     span = start.isoformat() if start == end else f"{start} .. {end}"
     print(f"run {result.run_id} succeeded: as of {span}")
     return True
+
+
+def _busy_failure(events) -> str | None:
+    """The one-line 'warehouse in use' message when the run stopped because another run held
+    the warehouse (the settings resource could not take the lock), else None."""
+    for ev in events:
+        error = None
+        if ev.is_step_failure:
+            error = ev.step_failure_data.error
+        elif ev.event_type_value == "PIPELINE_FAILURE" and ev.event_specific_data is not None:
+            error = getattr(ev.event_specific_data, "error", None)
+        for err in _error_chain(error):
+            if err.message and "one run at a time" in err.message:
+                return err.message.strip().splitlines()[0].split("Failure: ", 1)[-1]
+    return None
+
+
+def _error_chain(error):
+    while error is not None:
+        yield error
+        error = error.cause
 
 
 def print_published_summary(cfg: _settings.Settings) -> None:
@@ -171,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # No pre-scan of the landing zone: the run loads whatever is new, and meta/run_as_of_dates
     # decides the history (a first refresh builds month-ends + the last 35 days).
     print(f"refresh: load new files, segments as of {as_of}")
-    if not execute_refresh(as_of, as_of):
+    if not execute_refresh(as_of, as_of, wait=args.wait):
         return 1
     print_published_summary(cfg)
     return 0
@@ -182,7 +218,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if args.end < args.start:
         print(f"--to {args.end} is before --from {args.start}", file=sys.stderr)
         return 2
-    if not execute_refresh(args.start, args.end):
+    if not execute_refresh(args.start, args.end, wait=args.wait):
         return 1
     print_published_summary(_settings.load())
     return 0
@@ -220,6 +256,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from pipelines.quarantine import quarantine_lines
+
+    cfg = _settings.load()
+    print("\n".join(quarantine_lines(cfg, args.source, args.reason, args.file, args.limit)))
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from pipelines.defs.publish.commands import export_command
 
@@ -236,6 +280,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from pipelines.bench.command import bench_command
 
     return bench_command(args)
+
+
+WAIT_HELP = (
+    "if another run holds the warehouse, wait for it (up to SEGMENTS_RUN_WAIT_SECONDS, "
+    "default 3600) instead of stopping at once"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -284,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reload changed files even when their new version drops most of their rows",
     )
+    run.add_argument("--wait", action="store_true", help=WAIT_HELP)
     run.set_defaults(func=cmd_run)
 
     bf = sub.add_parser(
@@ -296,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reload changed files even when their new version drops most of their rows",
     )
+    bf.add_argument("--wait", action="store_true", help=WAIT_HELP)
     bf.set_defaults(func=cmd_backfill)
 
     ul = sub.add_parser(
@@ -309,6 +361,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("status", help="last run, what it published, what failed")
     st.set_defaults(func=cmd_status)
+
+    qu = sub.add_parser(
+        "quarantine",
+        help="rows ingest rejected: file, line, reason, raw text (safe while a run is going)",
+    )
+    qu.add_argument("--source", default=None, help="shopify, stripe, paypal, crm, fx, ...")
+    qu.add_argument("--reason", default=None, help="a reason code, e.g. invalid_amount")
+    qu.add_argument("--file", default=None, help="a landed file, e.g. shopify/orders.csv")
+    qu.add_argument("--limit", type=int, default=50, help="rows listed (default 50)")
+    qu.set_defaults(func=cmd_quarantine)
 
     ex = sub.add_parser("export", help="one segment's members as CSV for an email/SMS tool")
     ex.add_argument(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.defs import jobs
+from pipelines.defs.alerts import sensors as alerts
 from pipelines.defs.ingest import assets as ingest
 from pipelines.defs.ingest import sensor as ingest_sensor
 from pipelines.defs.publish import assets as publish
@@ -20,7 +21,7 @@ defs = dg.Definitions(
     asset_checks=quality.checks,
     jobs=jobs.jobs,
     schedules=jobs.schedules,
-    sensors=ingest_sensor.sensors,
+    sensors=[*ingest_sensor.sensors, *alerts.sensors],
     resources={"dbt": dbt_resource(), **default_resources()},
     # One process writes the build database at a time (DuckDB's single-writer rule), and the
     # multiprocess executor would re-import this code per step (~5 s each).

@@ -113,11 +113,41 @@ class Settings:
         }
 
 
+def run_wait_seconds(default: float) -> float:
+    """SEGMENTS_RUN_WAIT_SECONDS: how long a run waits for another to release the warehouse."""
+    value = _env_int("SEGMENTS_RUN_WAIT_SECONDS", int(default))
+    if value < 0:
+        raise SettingsError(
+            f"SEGMENTS_RUN_WAIT_SECONDS={value} must be 0 or more; set e.g. "
+            f"SEGMENTS_RUN_WAIT_SECONDS={int(default)}."
+        )
+    return float(value)
+
+
+# Written into a new DAGSTER_HOME: the daemon starts one run at a time (the build database
+# has one writer), and runs stuck starting are failed after 3 minutes.
+DAGSTER_YAML = """\
+# Written by the segments pipeline (pipelines/settings.py) when DAGSTER_HOME was new; edit freely.
+concurrency:
+  runs:
+    max_concurrent_runs: 1   # one run at a time: DuckDB allows one writer of build.duckdb
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  max_resume_run_attempts: 0
+telemetry:
+  enabled: false
+"""
+
+
 def ensure_dagster_home(cfg: Settings) -> Path:
     """Point DAGSTER_HOME at `<warehouse>/dagster_home` unless the user chose one, so runs
     started by the CLI show in `make dev`'s UI."""
     home = Path(os.environ.get("DAGSTER_HOME") or cfg.warehouse_dir / "dagster_home")
     home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = home / "dagster.yaml"
+    if not instance_yaml.exists():
+        instance_yaml.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = os.fspath(home.resolve())
     return home
 

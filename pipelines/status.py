@@ -101,11 +101,33 @@ def describe_published(cfg: _settings.Settings) -> list[str]:
     return lines
 
 
+def describe_warehouse_lock(instance, cfg: _settings.Settings) -> list[str]:
+    """The run holding the warehouse now, if any. A run that died holding it (SIGKILL, a
+    crash) is marked failed here, so it does not show as STARTED forever."""
+    from pipelines.lib import runlock
+    from pipelines.resources import mark_run_failed
+
+    if not runlock.lock_path(cfg.warehouse_dir).exists():
+        return []
+    with runlock.reading(cfg.warehouse_dir) as free:
+        if not free:
+            holder = runlock.read_holder(cfg.warehouse_dir)
+            who = holder.describe() if holder else "a run that is starting"
+            return [f"running:    {who} holds the warehouse"]
+        dead = runlock.read_holder(cfg.warehouse_dir)  # written, but nobody holds the lock
+        if dead is not None and mark_run_failed(instance, dead, by="segments status"):
+            return [
+                f"marked failed: {dead.describe()} ended without finishing (killed?); "
+                "the next run cleans up after it"
+            ]
+    return []
+
+
 def status_lines() -> list[str]:
     import dagster as dg
 
     cfg = _settings.load()
     _settings.ensure_dagster_home(cfg)
     with dg.DagsterInstance.get() as instance:
-        lines = describe_last_run(instance)
+        lines = describe_warehouse_lock(instance, cfg) + describe_last_run(instance)
     return lines + describe_published(cfg)

@@ -146,6 +146,9 @@ class Scenario:
     export_before: str = ""
     export_after: str = ""
     reader: list[dict] = field(default_factory=list)
+    # Temp files of the killed publishes: before the rerun, and what the rerun left.
+    debris_before_rerun: list[str] = field(default_factory=list)
+    debris_after_rerun: list[str] = field(default_factory=list)
 
     @property
     def warehouse(self) -> Path:
@@ -292,7 +295,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
             for seconds in (0.0, 0.05, 0.25, 0.6):
                 sc.kills.append(kill_publish_after(sc, child_env, seconds))
 
+            debris = ".*.duckdb.*.tmp*"
+            sc.debris_before_rerun = sorted(p.name for p in sc.warehouse.glob(debris))
             assert main(RUN) == 0, "the run after the kills failed"
+            sc.debris_after_rerun = sorted(p.name for p in sc.warehouse.glob(debris))
             sc.rerun = published_state(sc.published)
 
             export = export_args(sc.warehouse)
@@ -349,6 +355,12 @@ def test_publish_killed_midway_leaves_a_complete_readable_file(
     assert k.error is None, k.error
     assert k.state_after == scenario.reference
     assert k.parquet_rows_after == int(scenario.reference["customer_segments"].split(":")[0])
+
+
+def test_rerun_removes_the_temp_files_of_killed_publishes(scenario: Scenario) -> None:
+    # Regression: `.segments.duckdb.<uuid>.tmp` (+ .wal) of a killed publish stayed forever.
+    assert scenario.debris_before_rerun, "the publish kills should have left temp files"
+    assert scenario.debris_after_rerun == []
 
 
 def test_rerun_after_the_kills_gives_the_same_tables_as_an_uninterrupted_run(

@@ -14,8 +14,9 @@ file whose rows all fall outside the partitions (reference data dated today, unr
 files) still gets a run for the latest day, so a broken file fails loudly in a run that
 names it instead of waiting for the schedule.
 
-While a run holds the build database (DuckDB allows one writer, and it blocks readers in
-other processes), the tick is skipped; the next one looks again.
+While a run holds the warehouse (pipelines/lib/runlock.py; DuckDB allows one writer, and it
+blocks readers in other processes), the tick is skipped without opening the build database;
+the next one looks again.
 """
 
 # No `from __future__ import annotations`: Dagster checks the `context` annotation.
@@ -29,6 +30,7 @@ import dagster as dg
 
 from pipelines import settings as _settings
 from pipelines.defs.jobs import refresh_job
+from pipelines.lib import runlock
 from pipelines.lib.duck import DatabaseBusyError, connect
 from pipelines.lib.partitions import AS_OF
 
@@ -121,7 +123,14 @@ def evaluate(
     if last is None:
         return dg.SkipReason(f"no as-of date exists yet (they start at {AS_OF.start.date()})")
     try:
-        found = new_files(cfg, now)
+        # Read the manifest only while no run holds the warehouse, holding it shared: a run
+        # starting meanwhile waits a moment instead of failing on a locked build database.
+        with runlock.reading(cfg.warehouse_dir) as free:
+            if not free:
+                holder = runlock.read_holder(cfg.warehouse_dir)
+                who = holder.describe() if holder else "a run"
+                return dg.SkipReason(f"{who} holds the warehouse; next tick")
+            found = new_files(cfg, now)
         if not found:
             return dg.SkipReason(f"no new or changed files in {cfg.landing_dir}")
         key = run_key(found)

@@ -26,6 +26,12 @@ MAX_DEPTH = 8
 MAX_CONDITIONS = 100
 MAX_LIST_VALUES = 1000
 MAX_TEXT_LENGTH = 500
+# A segment file is a few hundred bytes; these stop a file (or a "billion laughs" of nested
+# YAML anchors: 14 lines took 117 s and 1.45 GB) before it costs time or memory.
+MAX_FILE_BYTES = 64 * 1024
+MAX_YAML_NODES = 10_000  # scalars, lists and mappings, counting every alias as its expansion
+MAX_SHOWN = 120  # characters of a value echoed in a message
+MAX_MESSAGE = 1000  # characters of one problem's message
 
 Arity = Literal["one", "pair", "list", "none"]
 OPERATORS: dict[str, Arity] = {
@@ -168,7 +174,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}" + (f", line {self.line}" if self.line else "")
-        return f"{where}, {self.path}: {self.message}"
+        return f"{where}, {self.path}: {clip(self.message, MAX_MESSAGE)}"
 
 
 class SegmentDefinitionError(ValueError):
@@ -187,8 +193,15 @@ class SegmentDefinitionError(ValueError):
 # --- message helpers -------------------------------------------------------------------------
 
 
+def clip(text: str, limit: int = MAX_SHOWN) -> str:
+    """`text` cut to `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
 def show(raw: Any) -> str:
-    """A condition as the analyst wrote it, on one line."""
+    """A condition as the analyst wrote it, on one line (long ones cut at MAX_SHOWN)."""
 
     def plain(value: Any) -> Any:
         if isinstance(value, Mapping):
@@ -197,9 +210,11 @@ def show(raw: Any) -> str:
             return [plain(v) for v in value]
         return value
 
-    return yaml.safe_dump(
-        plain(raw), default_flow_style=True, allow_unicode=True, sort_keys=False
-    ).strip()
+    return clip(
+        yaml.safe_dump(
+            plain(raw), default_flow_style=True, allow_unicode=True, sort_keys=False, width=10**6
+        ).strip()
+    )
 
 
 def _likeness(word: str, name: str) -> float:

@@ -30,6 +30,7 @@ from pipelines.defs.segments.catalogue import (
     load_catalogue,
 )
 from pipelines.defs.segments.definition import (
+    MAX_FILE_BYTES,
     Condition,
     Group,
     Problem,
@@ -147,7 +148,7 @@ def parse_definition(text: str, file: Path, catalogue: Catalogue) -> SegmentDefi
         problem = getattr(exc, "problem", None) or str(exc)
         hint = (
             " Quote operators such as '>=' and values that start with > or *."
-            if ">" in text or "*" in text
+            if (">" in text or "*" in text) and "expands to more than" not in str(problem)
             else ""
         )
         raise SegmentDefinitionError(
@@ -186,7 +187,38 @@ def definition_files(folder: Path) -> list[Path]:
         raise SegmentDefinitionError([Problem(folder, "(folder)", None, message)])
     return sorted(
         p for p in folder.iterdir() if p.suffix in (".yml", ".yaml") and not p.name.startswith(".")
-    )
+    )  # folders named *.yml are listed too: read_definition_text names them
+
+
+def read_definition_text(file: Path) -> str:
+    """A definition file's text: at most MAX_FILE_BYTES, UTF-8 (a BOM is fine); anything
+    else raises SegmentDefinitionError naming the file and what to do."""
+
+    def problem(message: str, line: int | None = None) -> SegmentDefinitionError:
+        return SegmentDefinitionError([Problem(_display(file), "(file)", line, message)])
+
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise problem("is a folder, not a segment file; rename it (not .yml/.yaml).") from None
+    except OSError as exc:
+        raise problem(
+            f"cannot be read ({exc.strerror}); fix its permissions or remove it."
+        ) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise problem(
+            f"is larger than {MAX_FILE_BYTES // 1024} KiB; a segment definition is a few "
+            "lines: split it, or remove what is not a definition."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise problem(
+            f"is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8.",
+            line,
+        ) from None
 
 
 def load_definitions(folder: Path, catalogue: Catalogue | None = None) -> list[SegmentDefinition]:
@@ -210,7 +242,7 @@ def load_definitions(folder: Path, catalogue: Catalogue | None = None) -> list[S
     first_file: dict[str, Path] = {}
     for file in files:
         try:
-            definition = parse_definition(file.read_text(encoding="utf-8"), file, catalogue)
+            definition = parse_definition(read_definition_text(file), file, catalogue)
         except SegmentDefinitionError as error:
             problems.extend(error.problems)
             continue

@@ -17,6 +17,7 @@ from pipelines.defs.segments.definition import (
     MAX_CONDITIONS,
     MAX_DEPTH,
     MAX_LIST_VALUES,
+    MAX_YAML_NODES,
     NAME_PATTERN,
     OPERATOR_HINTS,
     OPERATORS,
@@ -38,7 +39,44 @@ class _LineDict(dict):
 
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML that keeps line numbers, refuses duplicate keys and reads a bare `=` as text."""
+    """Safe YAML that keeps line numbers, refuses duplicate keys and reads a bare `=` as text,
+    and refuses a document that expands to more than MAX_YAML_NODES nodes (aliases counted
+    as what they expand to), before anything is built from it."""
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None:
+            size = _expanded_size(node, {})
+            if size > MAX_YAML_NODES:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"the file expands to more than {MAX_YAML_NODES:,} values (anchors and "
+                    "aliases nested in each other?); write the conditions out plainly",
+                    node.start_mark,
+                )
+        return node
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Nodes `node` stands for once every alias is expanded; stops counting past the limit.
+    `sizes` memoises shared (aliased) nodes, so this costs one visit per distinct node."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    else:
+        children = []
+    for child in children:
+        total += _expanded_size(child, sizes)
+        if total > MAX_YAML_NODES:
+            break
+    sizes[id(node)] = total
+    return total
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:

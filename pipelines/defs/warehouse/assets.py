@@ -14,6 +14,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from pipelines import settings as _settings
 from pipelines.defs.warehouse.customer_key import ensure_customer_key_secret
 from pipelines.defs.warehouse.project import dbt_project, manifest_path
+from pipelines.lib import runlock
 from pipelines.lib.partitions import AS_OF, dates_for_run
 from pipelines.resources import SegmentsSettings
 
@@ -204,7 +205,13 @@ def warehouse_models(
     # Unit tests check the SQL, not the data: they run in the test suite (tests/dbt), not on
     # every refresh, as dbt recommends (7 of them cost ~3 s a run).
     invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context)
-    yield from invocation.stream()
+    # If this process is killed (SIGKILL), the dbt child would go on holding build.duckdb:
+    # the next run ends it (runlock.sweep) using the pid recorded here.
+    runlock.record_child(cfg.warehouse_dir, invocation.process.pid)
+    try:
+        yield from invocation.stream()
+    finally:
+        runlock.forget_child(cfg.warehouse_dir)
     prune_target_dirs(invocation.target_path.parent, keep=KEEP_TARGET_DIRS)
 
 

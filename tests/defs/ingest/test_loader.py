@@ -4,9 +4,11 @@ orders fall on 2024-03-04, -05 and -07."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, datetime
+from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.defs.ingest.loader import load_source
@@ -165,12 +167,25 @@ def test_unknown_source_is_a_value_error(wh: Warehouse) -> None:
         load_source("woo", wh.landing, wh.db)
 
 
+def assert_writable_from_another_process(db: Path) -> None:
+    probe = (
+        "import duckdb, sys\n"
+        "with duckdb.connect(sys.argv[1]) as con:\n"
+        "    con.execute('CREATE OR REPLACE TABLE meta.probe AS SELECT 1 AS x')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(db)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, f"{db} is still held by this process: {done.stderr[-800:]}"
+
+
 def test_build_database_is_closed_after_the_load(wh: Warehouse) -> None:
     wh.land("shopify", SHOPIFY)
     wh.load("shopify")
-    # Another writer can open it at once (DuckDB allows one writer per file).
-    with duckdb.connect(str(wh.db)) as con:
-        con.execute("CREATE TABLE meta.probe AS SELECT 1 AS x")
+    # Another *process* can write it at once (DuckDB allows one writer process per file).
+    # Regression: opening it again in this process proved nothing: DuckDB hands the same
+    # process its already-open instance, so a leaked connection went unnoticed.
+    assert_writable_from_another_process(wh.db)
 
 
 @pytest.mark.parametrize(

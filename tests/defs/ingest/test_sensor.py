@@ -26,6 +26,7 @@ from pipelines.defs.ingest.sensor import (
     sensors,
 )
 from pipelines.defs.ingest.spec import IngestError
+from pipelines.settings import PROJECT_ROOT
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 
@@ -246,6 +247,35 @@ def test_tick_is_skipped_while_a_run_holds_the_build_database(
     assert isinstance(result, dg.SkipReason)
     assert "busy" in (result.skip_message or "")
     assert isinstance(tick(), dg.SensorResult)  # the next tick, with the lock gone
+
+
+def test_tick_is_skipped_without_opening_the_build_database_while_a_run_holds_the_warehouse(
+    segments_env: dict[str, Path], tick: Tick
+) -> None:
+    land(segments_env, "shopify", "orders.csv", shopify_csv(("#1", YESTERDAY)))
+    warehouse = settings.load().warehouse_dir
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom pipelines.lib import runlock\n"
+            "with runlock.hold(sys.argv[1], 'run-1'):\n"
+            "    print('held', flush=True); sys.stdin.read()",
+            str(warehouse),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = tick()
+    finally:
+        holder.communicate("", timeout=30)
+    assert isinstance(result, dg.SkipReason)
+    assert "run run-1 (pid" in (result.skip_message or "")
+    assert isinstance(tick(), dg.SensorResult)
 
 
 def test_binary_file_does_not_break_the_tick(segments_env: dict[str, Path], tick: Tick) -> None:

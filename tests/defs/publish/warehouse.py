@@ -4,18 +4,19 @@
 transactions, eight weekly as-of dates) through a real `dbt build` of the project, models and
 seeds only (about 20 s). Its target/ and logs/ go to the temp dir, never the project's.
 
-`add_contract_tables`: the tables other parts of the product promise but may not have built
-yet (issue 3's history, profiles, dynamic segments and extra family columns; the ingest
-contract's quarantine and load manifest), created from the dbt marts in SQL *only when
-missing*, with the columns their contracts name. Once the real models exist, they are used.
+`add_contract_tables`: what the rest of the pipeline adds to the dbt build, each made by the
+product's own code (dynamic segment members, the load manifest and quarantine from a real
+ingest). The marts the dbt contract promises are checked, never fabricated: a model that
+loses a contract column fails the publish tests.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -27,6 +28,9 @@ AS_OF = date(2024, 6, 30)
 AS_OF_DATES = [AS_OF - timedelta(days=7 * k) for k in range(8)]
 DYNAMIC_SEGMENT = "frequent_buyers"  # fixture dynamic segment: 5+ orders in the lookback
 DBT = Path(sys.executable).with_name("dbt")
+SHOPIFY_FIXTURE = (
+    Path(__file__).resolve().parents[2] / "fixtures" / "shopify" / "orders_export_2024-03.csv"
+)
 
 
 def build_with_dbt(work_dir: Path) -> Path:
@@ -81,89 +85,69 @@ def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column:
     )
 
 
+# The tables the marts contract promises (docs/published_schema.md): the dbt build must make
+# them. Publish tests fail when a model loses one, instead of fabricating it here.
+DBT_CONTRACT = {
+    ("marts", "customer_segments"): ("value_tier", "is_browser_not_buyer", "rfm_segment"),
+    ("marts", "segment_snapshots"): ("as_of_date", "customer_key"),
+    ("marts", "segment_transitions"): ("segment_family", "from_segment", "to_segment"),
+    ("marts", "segment_profiles"): ("as_of_date", "segment_family", "segment", "customers"),
+}
+DYNAMIC_DEFINITION = f"""
+name: {DYNAMIC_SEGMENT}
+description: Customers with 5 or more orders.
+conditions:
+  all:
+    - {{column: orders_count, op: ">=", value: 5}}
+"""
+INGEST_NOW = datetime(2024, 7, 1, 2, 0)
+
+
+def missing_contract(db: Path) -> list[str]:
+    """`schema.table.column`s of DBT_CONTRACT that the build database lacks."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return [
+            f"{schema}.{table}.{column}"
+            for (schema, table), columns in DBT_CONTRACT.items()
+            for column in columns
+            if not _has_column(con, schema, table, column)
+        ]
+
+
 def add_contract_tables(db: Path) -> Path:
-    """Add every promised-but-missing table and column to `db` (see module docstring)."""
+    """Add what the other parts of the pipeline make to a dbt-built `db`, each by the
+    product's own code: the dynamic segment members (segments/evaluate.py on a real
+    definition), the load manifest and quarantine (the real ingest of a Shopify export with a
+    bad row, and of a file it cannot read). The dbt marts contract is checked, never filled in.
+    """
+    missing = missing_contract(db)
+    assert not missing, f"the dbt build lacks contract columns: {', '.join(missing)}"
+    from pipelines.defs.ingest.loader import load_source
+    from pipelines.defs.ingest.spec import IngestError
+    from pipelines.defs.segments.catalogue import load_catalogue
+    from pipelines.defs.segments.dynamic import parse_definition
+    from pipelines.defs.segments.evaluate import evaluate_segments
+
+    definition = parse_definition(
+        DYNAMIC_DEFINITION, Path(f"{DYNAMIC_SEGMENT}.yml"), load_catalogue()
+    )
     with duckdb.connect(str(db)) as con:
-        if not _has_column(con, "marts", "customer_segments", "value_tier"):
-            # Top 10% by lookback revenue are VIPs: enough to give exports a second family.
-            con.execute("alter table marts.customer_segments add column value_tier varchar")
-            con.execute("""
-                update marts.customer_segments s set value_tier = case
-                    when t.pct >= 0.9 then 'vip' when s.frequency > 0 then 'regular' end
-                from (select customer_key, percent_rank() over (order by monetary) as pct
-                      from marts.customer_segments where monetary is not null) t
-                where t.customer_key = s.customer_key
-            """)
-        if not _has_column(con, "marts", "customer_segments", "is_browser_not_buyer"):
-            con.execute(
-                "alter table marts.customer_segments add column is_browser_not_buyer boolean"
-            )
-            con.execute(
-                "update marts.customer_segments "
-                "set is_browser_not_buyer = coalesce(frequency, 0) <= 2"
-            )
-        if not _exists(con, "marts", "segment_snapshots"):
-            con.execute("""
-                create table marts.segment_snapshots as
-                select as_of_date, customer_key, rfm_segment from marts.rfm_segments
-            """)
-        if not _exists(con, "marts", "segment_transitions"):
-            con.execute("""
-                create table marts.segment_transitions as
-                with dates as (
-                    select as_of_date, lag(as_of_date) over (order by as_of_date) as previous
-                    from (select distinct as_of_date from marts.segment_snapshots)
-                )
-                select 'rfm' as segment_family, d.previous as from_as_of_date,
-                       d.as_of_date as to_as_of_date, a.rfm_segment as from_segment,
-                       b.rfm_segment as to_segment, count(*) as customers
-                from dates d
-                join marts.segment_snapshots b on b.as_of_date = d.as_of_date
-                join marts.segment_snapshots a
-                    on a.as_of_date = d.previous and a.customer_key = b.customer_key
-                group by all
-            """)
-        if not _exists(con, "marts", "segment_profiles"):
-            con.execute("""
-                create table marts.segment_profiles as
-                select as_of_date, 'rfm' as segment_family, rfm_segment as segment,
-                       count(*) as customers,
-                       count(*) / sum(count(*)) over (partition by as_of_date) as customer_share,
-                       sum(monetary) as net_revenue
-                from marts.rfm_segments group by as_of_date, rfm_segment
-            """)
-        if not _exists(con, "marts", "dynamic_segment_members"):
-            con.execute(f"""
-                create table marts.dynamic_segment_members as
-                select as_of_date, '{DYNAMIC_SEGMENT}' as segment_name, customer_key
-                from marts.rfm_segments where frequency >= 5
-            """)
-        if not _exists(con, "meta", "load_manifest"):
-            con.execute("""
-                create table meta.load_manifest (
-                    source varchar, file_path varchar, file_sha256 varchar, file_bytes bigint,
-                    status varchar, error varchar, rows_in_file bigint, rows_loaded bigint,
-                    rows_quarantined bigint, rows_waiting bigint, min_partition_date date,
-                    max_partition_date date, first_seen_at timestamp, loaded_at timestamp,
-                    reader_fingerprint varchar)
-            """)
-            con.execute("""
-                insert into meta.load_manifest values
-                ('shopify', 'shopify/s.csv', 'a1', 1000, 'loaded', null, 102, 100, 2, 0,
-                 '2022-07-01', '2024-06-30', '2024-07-01 02:00', '2024-07-01 02:00', 'f'),
-                ('shopify', 'shopify/broken.csv', 'b2', 10, 'failed', 'no header row', 0, 0, 0, 0,
-                 null, null, '2024-07-01 02:00', null, 'f')
-            """)
-        if not _exists(con, "quarantine", "shopify"):
-            con.execute("create schema if not exists quarantine")
-            con.execute("""
-                create table quarantine.shopify as
-                select 'shopify/s.csv' as _source_file, i + 2 as _source_line,
-                       timestamp '2024-07-01 02:00' as _loaded_at,
-                       date '2024-06-01' as _partition_date,
-                       'invalid_amount' as reason_code,
-                       'Total=''12,3x'' is not a number' as reason_detail,
-                       'raw' as raw_record
-                from range(2) t(i)
-            """)
+        evaluate_segments(con, [definition])
+    landing = db.parent / "landing"
+    (landing / "shopify").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SHOPIFY_FIXTURE, landing / "shopify" / "s.csv")
+    (landing / "shopify" / "broken.csv").write_text("no,header,row\n1,2,3\n", encoding="utf-8")
+    try:
+        load_source(
+            "shopify",
+            landing,
+            db,
+            now=INGEST_NOW,
+            start_date=date(2020, 1, 1),
+            reporting_currency="USD",
+        )
+    except IngestError as exc:  # broken.csv is recorded `failed`; s.csv is loaded
+        assert "shopify/broken.csv" in str(exc) and "s.csv:" not in str(exc)
+    else:
+        raise AssertionError("the ingest of shopify/broken.csv should have failed")
     return db

@@ -17,6 +17,7 @@ from pipelines.defs.segments.dynamic import (
     compile_segment,
     load_definitions,
     parse_definition,
+    read_definition_text,
 )
 from pipelines.settings import PROJECT_ROOT
 
@@ -30,7 +31,7 @@ def _problems(folder_or_file: Path, catalogue: Catalogue) -> list[str]:
         if folder_or_file.is_dir():
             load_definitions(folder_or_file, catalogue)
         else:
-            parse_definition(folder_or_file.read_text(), folder_or_file, catalogue)
+            parse_definition(read_definition_text(folder_or_file), folder_or_file, catalogue)
     return [str(problem) for problem in error.value.problems]
 
 
@@ -79,6 +80,16 @@ BAD_CASES = [
         "bad_relative_date.yml",
         "conditions.all[0]",
         ["'half a year ago' is not a date", "'6 months ago'"],
+    ),
+    (
+        "nested_anchors.yml",
+        "(file)",
+        ["not valid YAML", "expands to more than 10,000 values", "out plainly."],
+    ),
+    (
+        "latin1_encoding.yml",
+        "(file)",
+        ["line 3,", "is not UTF-8 (byte 0xf1 at offset", "save it as UTF-8"],
     ),
     (
         "unquoted_norway.yml",
@@ -406,3 +417,44 @@ def test_without_the_dbt_yaml_of_customer_facts_one_clear_error_is_raised() -> N
 
     with pytest.raises(CatalogueError, match="declares the model customer_facts with"):
         load_definitions(DEFAULT_DEFINITIONS_DIR, catalogue)
+
+
+def test_nested_anchors_are_refused_in_well_under_a_second(catalogue: Catalogue) -> None:
+    # Regression: 14 lines of nested anchors took 117 s, 1.45 GB and a 38 MB error message.
+    import time
+
+    started = time.perf_counter()
+    (problem,) = _problems(BAD / "nested_anchors.yml", catalogue)
+    assert time.perf_counter() - started < 1
+    assert len(problem) < 400
+
+
+def test_a_folder_named_like_a_segment_file_is_named_not_a_crash(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    (tmp_path / "x.yml").mkdir()
+    (problem,) = _problems(tmp_path, catalogue)
+    assert problem.startswith(f"{tmp_path / 'x.yml'}, (file): is a folder")
+
+
+def test_a_huge_file_is_refused_unread(catalogue: Catalogue, tmp_path: Path) -> None:
+    (tmp_path / "big.yml").write_text("# " + "x" * 100_000 + "\nname: big\n")
+    (problem,) = _problems(tmp_path, catalogue)
+    assert "is larger than 64 KiB" in problem
+
+
+def test_long_values_are_cut_in_messages(catalogue: Catalogue, tmp_path: Path) -> None:
+    value = "Z" * 50_000
+    (tmp_path / "long.yml").write_text(
+        "name: long_value\ndescription: A long value.\nconditions:\n  all:\n"
+        f"    - {{column: contry, op: '=', value: {value}}}\n"
+    )
+    (problem,) = _problems(tmp_path, catalogue)
+    assert "unknown column" in problem.lower() or "contry" in problem
+    assert len(problem) < 1200
+    assert "more characters)" in problem
+
+
+def test_the_anchor_refusal_gives_no_quoting_hint(catalogue: Catalogue) -> None:
+    (problem,) = _problems(BAD / "nested_anchors.yml", catalogue)
+    assert "Quote operators" not in problem
