@@ -59,6 +59,26 @@ def _load_dotenv() -> None:
         load_dotenv(env_file, override=False)
 
 
+CONSENT_RULES = ("crm", "granted")
+
+
+def parse_export_consent(raw: str) -> tuple[tuple[str, str], ...]:
+    """`SEGMENTS_EXPORT_CONSENT`: `<source>=<rule>` pairs separated by commas, e.g.
+    `generic/cdnow=granted,shopify=crm` (`*` = every source without a rule of its own)."""
+    rules: dict[str, str] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        source, sep, rule = (x.strip() for x in part.partition("="))
+        if not sep or not source or rule.lower() not in CONSENT_RULES:
+            raise SettingsError(
+                f"SEGMENTS_EXPORT_CONSENT: {part!r} is not <source>=<rule> with rule one of "
+                f"{', '.join(CONSENT_RULES)}; e.g. SEGMENTS_EXPORT_CONSENT=generic/pos=granted"
+            )
+        rules[source] = rule.lower()
+    return tuple(sorted(rules.items()))
+
+
 @dataclass(frozen=True)
 class Settings:
     landing_dir: Path
@@ -71,6 +91,8 @@ class Settings:
     # The history a first refresh builds: month-ends of the last N months + the last N days.
     history_months: int = 24
     history_daily_days: int = 35
+    # Export consent rule per source (SEGMENTS_EXPORT_CONSENT): source → crm | granted.
+    export_consent: tuple[tuple[str, str], ...] = ()
 
     @property
     def build_db(self) -> Path:
@@ -148,4 +170,5 @@ def load() -> Settings:
         include_pii=os.environ.get("SEGMENTS_PUBLISH_PII", "").lower() in ("1", "true", "yes"),
         history_months=_env_positive("SEGMENTS_HISTORY_MONTHS", 24),
         history_daily_days=_env_positive("SEGMENTS_HISTORY_DAILY_DAYS", 35),
+        export_consent=parse_export_consent(os.environ.get("SEGMENTS_EXPORT_CONSENT", "")),
     )
