@@ -81,6 +81,6 @@ def test_consent_setting_is_parsed_and_a_bad_rule_names_the_variable():
 
 def test_a_source_with_some_consent_data_gets_no_note():
     assert SourceConsent("crm", 10, 3, "crm").note() == ""
-    assert "set SEGMENTS_EXPORT_CONSENT=stripe=granted" in SourceConsent(
-        "stripe", 4, 4, "crm"
-    ).note()
+    assert (
+        "set SEGMENTS_EXPORT_CONSENT=stripe=granted" in SourceConsent("stripe", 4, 4, "crm").note()
+    )
