@@ -21,6 +21,7 @@ from pipelines.defs.publish.exports import CONSENT_NAME, INDEX_NAME, refresh_exp
 from tests.test_end_to_end import END, write_online_retail
 
 SOURCE = "generic/online_retail"
+FREE_SAMPLE = "99999"  # CustomerID whose only line is $0
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,13 @@ def ran(tmp_path_factory: pytest.TempPathFactory):
     os.environ.pop("SEGMENTS_EXPORT_CONSENT", None)
     (root / "warehouse" / "dagster_home").mkdir(parents=True)
     try:
-        rows = write_online_retail(root / "landing" / "generic" / "online_retail")
+        folder = root / "landing" / "generic" / "online_retail"
+        rows = write_online_retail(folder)
+        # a customer whose only line costs nothing (a free sample): known, but no purchase
+        free = {**rows[0], "InvoiceNo": "599999", "CustomerID": FREE_SAMPLE, "UnitPrice": "0"}
+        with (folder / "online_retail.csv").open("a", newline="", encoding="utf-8") as fh:
+            csv.DictWriter(fh, fieldnames=list(free)).writerow(free)
+        rows.append(free)
         from pipelines.cli import main
 
         out = io.StringIO()
@@ -144,3 +151,16 @@ def test_published_bi_file_carries_the_non_personal_ids(ran):
             ).fetchall()
         }
     assert ids == _file_customer_ids(ran["rows"])
+
+
+def test_a_customer_whose_only_line_is_zero_is_a_prospect(ran):
+    with duckdb.connect(str(ran["root"] / "warehouse" / "build.duckdb"), read_only=True) as con:
+        row = con.execute(
+            "select f.orders_count, f.net_revenue, s.lifecycle_status, s.rfm_segment, "
+            "s.purchase_recency_window from marts.customer_source_ids i "
+            "join marts.customer_segments s using (customer_key) "
+            "join marts.customer_facts f using (customer_key, as_of_date) "
+            "where i.source = ? and i.source_customer_id = ?",
+            [SOURCE, FREE_SAMPLE],
+        ).fetchall()
+    assert row == [(0, 0, "prospect", None, "never")]
