@@ -190,6 +190,10 @@ def print_published_summary(cfg: _settings.Settings) -> None:
     print(f"\nCustomers per RFM segment as of {as_of} ({total:,} customers):")
     for segment, n in rows:
         print(f"  {segment:<{width}} {n:>8,}  {100 * n / total:5.1f}%")
+    from pipelines.defs.publish.consent import published_notes
+
+    for note in published_notes(cfg.published_db, cfg.export_consent):
+        print(f"  exports: {note}")
     print(f"\nPublished file (open read-only): {cfg.published_db}")
     print("Dagster UI: `make dev`, then open http://127.0.0.1:3000")
 

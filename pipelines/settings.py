@@ -59,6 +59,26 @@ def _load_dotenv() -> None:
         load_dotenv(env_file, override=False)
 
 
+CONSENT_RULES = ("crm", "granted")
+
+
+def parse_export_consent(raw: str) -> tuple[tuple[str, str], ...]:
+    """`SEGMENTS_EXPORT_CONSENT`: `<source>=<rule>` pairs separated by commas, e.g.
+    `generic/cdnow=granted,shopify=crm` (`*` = every source without a rule of its own)."""
+    rules: dict[str, str] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        source, sep, rule = (x.strip() for x in part.partition("="))
+        if not sep or not source or rule.lower() not in CONSENT_RULES:
+            raise SettingsError(
+                f"SEGMENTS_EXPORT_CONSENT: {part!r} is not <source>=<rule> with rule one of "
+                f"{', '.join(CONSENT_RULES)}; e.g. SEGMENTS_EXPORT_CONSENT=generic/pos=granted"
+            )
+        rules[source] = rule.lower()
+    return tuple(sorted(rules.items()))
+
+
 @dataclass(frozen=True)
 class Settings:
     landing_dir: Path
@@ -73,6 +93,8 @@ class Settings:
     history_daily_days: int = 35
     # A reload may drop most of a changed file's rows (pipelines/defs/ingest/loader.py).
     allow_shrinking_reload: bool = False
+    # Export consent rule per source (SEGMENTS_EXPORT_CONSENT): source → crm | granted.
+    export_consent: tuple[tuple[str, str], ...] = ()
 
     @property
     def build_db(self) -> Path:
@@ -182,4 +204,5 @@ def load() -> Settings:
         history_daily_days=_env_positive("SEGMENTS_HISTORY_DAILY_DAYS", 35),
         allow_shrinking_reload=os.environ.get("SEGMENTS_ALLOW_SHRINKING_RELOAD", "").lower()
         in ("1", "true", "yes"),
+        export_consent=parse_export_consent(os.environ.get("SEGMENTS_EXPORT_CONSENT", "")),
     )

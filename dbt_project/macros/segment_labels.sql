@@ -101,9 +101,14 @@
     ) as integer)
 {%- endmacro %}
 
-{# `score`: an engagement_score expression or column. #}
-{% macro engagement_band(score, settings='settings') -%}
+{#
+    `score`: an engagement_score expression or column. 'unknown' for a customer with no
+    engagement event at all on or before the as-of date (no events source, or never seen in
+    it): a score of 0 then means "no data", not "dormant".
+#}
+{% macro engagement_band(score, settings='settings', facts='facts') -%}
     case
+        when {{ facts }}.last_engagement_date is null then 'unknown'
         when {{ score }} >= {{ settings }}.engagement_highly_engaged_min_score then 'highly_engaged'
         when {{ score }} >= {{ settings }}.engagement_engaged_min_score then 'engaged'
         when {{ score }} >= {{ settings }}.engagement_low_min_score then 'low'
@@ -132,9 +137,14 @@
     end
 {%- endmacro %}
 
+{#
+    null without a purchase; 'unknown' when none of the customer's orders comes from a source
+    that carries discount data (PayPal, generic CSVs: int_transactions_unioned).
+#}
 {% macro price_sensitivity(facts='facts', settings='settings') -%}
     case
         when {{ facts }}.orders_count = 0 then null
+        when {{ facts }}.orders_with_discount_data = 0 then 'unknown'
         when {{ facts }}.discount_share >= {{ settings }}.behaviour_bargain_hunter_min_discount_share then 'bargain_hunter'
         else 'full_price_buyer'
     end

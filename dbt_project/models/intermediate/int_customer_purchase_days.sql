@@ -24,6 +24,9 @@ daily as (
         sum(refunded_amount) as refunded_amount,
         sum(net_amount) as net_revenue,
         cast(count(case when is_purchase and has_discount then 1 end) as bigint) as discounted_orders,
+        -- orders whose source says whether a discount was used (has_discount not null)
+        cast(count(case when is_purchase and has_discount is not null then 1 end) as bigint)
+            as orders_with_discount_data,
         cast(count(case when is_disputed then 1 end) as bigint) as disputed_orders
     from transactions
     group by 1, 2

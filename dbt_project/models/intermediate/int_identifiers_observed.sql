@@ -30,7 +30,8 @@ support_tickets as (
 
 transaction_records as (
     select
-        source,
+        -- a generic source is one system per folder: 'generic/pos' (customer_source_ids)
+        case when source = 'generic' then 'generic/' || channel else source end as source,
         record_identifier,
         account_type,
         account_id,

@@ -5,6 +5,11 @@
     pending/denied PayPal payments are excluded. Refunds are netted onto their transaction:
     Shopify's Refunded Amount, Stripe's amount_refunded, PayPal refund and chargeback lines
     linked by reference id, and negative lines of a generic receipt.
+
+    has_discount is known only where the source carries discount data: Shopify (Discount Code /
+    Discount Amount) and Stripe (the shop's metadata.discount_code). PayPal's Activity download
+    and generic CSVs do not, so it is null there (price_sensitivity says 'unknown', not
+    'full_price_buyer', for a customer with no such order).
 -#}
 with
 
@@ -101,7 +106,8 @@ paypal as (
             least(coalesce(paypal_reversals_per_payment.reversed_amount, 0), paypal_payments.gross_amount)
             as decimal(18, 4)
         ) as refunded_amount,
-        false as has_discount,
+        -- an Activity download shows no discount: unknown, not "no discount"
+        cast(null as boolean) as has_discount,
         cast(null as {{ dbt.type_string() }}) as product_category,
         coalesce(paypal_reversals_per_payment.has_chargeback, false) as is_disputed
     from paypal_payments
@@ -139,7 +145,8 @@ generic as (
         max(case when line_rank = 1 then currency end) as currency,
         cast(sum(case when amount > 0 then amount else 0 end) as decimal(18, 4)) as gross_amount,
         cast(sum(case when amount < 0 then -amount else 0 end) as decimal(18, 4)) as refunded_amount,
-        false as has_discount,
+        -- a generic mapping has no discount column: unknown, not "no discount"
+        cast(null as boolean) as has_discount,
         max(case when line_rank = 1 then product_category end) as product_category,
         false as is_disputed
     from generic_lines_ranked

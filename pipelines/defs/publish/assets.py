@@ -158,15 +158,22 @@ def segment_exports(
     """One CSV per segment of every family (consenting members) in `exports/current/`,
     swapped in as a set, from the published files (audited.py)."""
     cfg = settings.get()
-    exports = refresh_exports(cfg.published_db, cfg.exports_dir, cfg.reporting_currency)
-    return dg.MaterializeResult(
-        metadata={
-            "exports": dg.MetadataValue.path(str(cfg.exports_dir / "current")),
-            "export_files": len(exports.files),
-            "export_rows": sum(n for _, _, n in exports.files),
-            "as_of_date": exports.as_of.isoformat(),
-        }
+    exports = refresh_exports(
+        cfg.published_db, cfg.exports_dir, cfg.reporting_currency, cfg.export_consent
     )
+    metadata: dict[str, object] = {
+        "exports": dg.MetadataValue.path(str(cfg.exports_dir / "current")),
+        "export_files": len(exports.files),
+        "export_rows": sum(n for _, _, n in exports.files),
+        "as_of_date": exports.as_of.isoformat(),
+    }
+    for note in exports.consent_notes:
+        context.log.warning(note)
+    if exports.consent_notes:
+        metadata["sources_without_consent_data"] = dg.MetadataValue.md(
+            "\n".join(f"- {note}" for note in exports.consent_notes)
+        )
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(

@@ -6,7 +6,8 @@ blocking check of the run passed:
 
 - `segments.duckdb`: the BI file (publish.py, docs/published_schema.md), no PII by default;
 - `audited.duckdb`: the few build tables exports and the report need besides the BI tables,
-  under their build names (`marts.dim_customers` contact columns, `marts.customer_facts`
+  under their build names (`marts.dim_customers` contact columns, every source id of
+  `marts.customer_source_ids` (emails included), `marts.customer_facts`
   export columns, `marts.rfm_segments`, recent `marts.fct_transactions`, RFM seeds,
   `meta.load_manifest`, quarantine reason counts). It holds PII (names, emails, phones for
   campaign exports), so it is written with mode 0600 and is **not** for BI tools.
@@ -45,6 +46,14 @@ AUDITED_TABLES: tuple[PublishedTable, ...] = (
         "Campaign contact fields per customer (PII): for CSV exports only.",
         columns=("customer_key", "first_name", "email", "phone", "has_marketing_consent"),
         schema="marts",
+    ),
+    PublishedTable(
+        "customer_source_ids",
+        "marts.customer_source_ids",
+        "Every source id of every customer, emails and phones included (PII): for exports.",
+        columns=("customer_key", "source", "id_type", "source_customer_id", "is_pii"),
+        schema="marts",
+        required=False,
     ),
     PublishedTable(
         "customer_facts",

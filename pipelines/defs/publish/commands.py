@@ -32,6 +32,7 @@ def export_command(args: argparse.Namespace) -> int:
             output=Path(args.output).resolve() if args.output else None,
             exports_dir=cfg.exports_dir,
             currency=cfg.reporting_currency,
+            consent_rules=cfg.export_consent,
         )
     except (ExportError, DatabaseBusyError) as exc:
         print(f"export failed: {exc}", file=sys.stderr)
@@ -46,6 +47,8 @@ def export_command(args: argparse.Namespace) -> int:
             f"  {result.left_out_no_consent:,} members without marketing consent were left out "
             "(--include-no-consent adds them)"
         )
+    for note in result.consent_notes:
+        print(f"  {note}")
     return 0
 
 

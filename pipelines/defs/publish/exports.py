@@ -4,7 +4,12 @@ One CSV row per member customer with the fields a campaign tool merges into a me
 
     customer_key, first_name, email, phone, last_purchase_date, average_order_value,
     currency, favourite_category, segment_family, segment, suggested_action, as_of_date,
-    has_marketing_consent
+    has_marketing_consent, consent_basis, source_ids
+
+`source_ids` leads back to the ids your own systems use: every id the sources know the
+customer by (`customer_source_ids`), as `<source>:<id>` sorted and `;`-separated, e.g.
+`generic/pos:L1;shopify:anna@mail.com;stripe:cus_9` (emails and phones included: an export
+holds contact data by design, whatever SEGMENTS_PUBLISH_PII says for the BI file).
 
 Everything is read from the published, audited files (audited.py), never the build
 database: membership from `segments.duckdb` (every family: `customer_segments` for the latest
@@ -13,8 +18,12 @@ as-of date, `segment_snapshots` or `rfm_segments` for earlier ones; dynamic segm
 `audited.duckdb` (the BI file leaves PII out). A run whose checks failed publishes neither,
 so exports keep serving the last audited data. Consent is the customer's *current* consent
 (`dim_customers.has_marketing_consent`), even for a past as-of date: someone who withdrew
-consent yesterday must not get today's campaign. Without consent a customer is left out
-unless the caller asks otherwise (`include_no_consent`).
+consent yesterday must not get today's campaign. A source without consent data (no CRM) has
+a consent rule (consent.py, `SEGMENTS_EXPORT_CONSENT`; default `crm`: no CRM consent, no
+export); `has_marketing_consent` is the decision and `consent_basis` says why (`crm` or
+`rule:<source>`). Without consent a customer is left out unless the caller asks otherwise
+(`include_no_consent`); sources without any consent data are named (`consent_notes`,
+`consent.csv` in the export set).
 
 `export_segment` writes one segment on demand (`segments export`); `refresh_exports` writes
 every segment of every family after each publish, as one versioned set under
@@ -38,6 +47,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.defs.publish import consent
 from pipelines.defs.publish.families import slug
 from pipelines.defs.publish.membership import (
     ExportError,
@@ -69,9 +79,12 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "suggested_action",
     "as_of_date",
     "has_marketing_consent",
+    "consent_basis",
+    "source_ids",
 )
 ACTIONS_CSV = Path(__file__).with_name("segment_actions.csv")
 INDEX_NAME = "index.csv"
+CONSENT_NAME = "consent.csv"
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,7 @@ class ExportResult:
     as_of: date
     rows: int  # rows written
     left_out_no_consent: int  # members without marketing consent, not written
+    consent_notes: tuple[str, ...] = ()  # sources without consent data (consent.py)
 
 
 def suggested_actions(
@@ -118,9 +132,13 @@ def _create_export_rows(
     as_of: date,
     currency: str,
     include_no_consent: bool,
-) -> None:
-    """Temp table `export_rows` (EXPORT_COLUMNS) for `segments`, sorted by segment."""
+    consent_rules: tuple[tuple[str, str], ...] = (),
+) -> list[consent.SourceConsent]:
+    """Temp table `export_rows` (EXPORT_COLUMNS) for `segments`, sorted by segment; returns
+    the consent coverage per source."""
     actions = suggested_actions(con, segments)
+    has_ids = consent.SOURCE_IDS in build_columns(con)
+    consent.create_customer_consent(con, consent_rules, has_ids)
     con.execute(
         "create or replace temp table wanted "
         "(segment_family varchar, segment varchar, suggested_action varchar)"
@@ -146,7 +164,9 @@ def _create_export_rows(
             m.segment,
             w.suggested_action,
             $as_of::date as as_of_date,
-            coalesce(d.has_marketing_consent, false) as has_marketing_consent
+            coalesce(c.has_consent, false) as has_marketing_consent,
+            c.consent_basis,
+            c.source_ids
         from members as m
         inner join wanted as w
             on w.segment_family = m.segment_family and w.segment = m.segment
@@ -154,11 +174,14 @@ def _create_export_rows(
             on f.customer_key = m.customer_key and f.as_of_date = $as_of
         left join build.marts.dim_customers as d
             on d.customer_key = m.customer_key
-        where $include_no_consent or coalesce(d.has_marketing_consent, false)
+        left join customer_consent as c
+            on c.customer_key = m.customer_key
+        where $include_no_consent or coalesce(c.has_consent, false)
         order by m.segment_family, m.segment, m.customer_key
         """,
         {"as_of": as_of, "currency": currency, "include_no_consent": include_no_consent},
     )
+    return consent.coverage(con, consent_rules, has_ids)
 
 
 PRIVATE_FILE_MODE = 0o600
@@ -208,13 +231,17 @@ def export_segment(
     output: Path | None = None,
     exports_dir: Path,
     currency: str,
+    consent_rules: tuple[tuple[str, str], ...] = (),
 ) -> ExportResult:
-    """Write the members of one segment to a CSV (atomically: temp file, then rename)."""
+    """Write the members of one segment to a CSV (atomically: temp file, then rename).
+    `consent_rules`: source → rule for customers without CRM consent (consent.py)."""
     with open_published(published_db) as con:
         as_of = as_of or latest_as_of(con)
         ref = resolve_segment(con, segment, family, as_of)
         selects = {ref.family: membership_selects(con, as_of)[ref.family]}
-        _create_export_rows(con, selects, [ref], as_of, currency, include_no_consent)
+        sources = _create_export_rows(
+            con, selects, [ref], as_of, currency, include_no_consent, consent_rules
+        )
         target = output or default_output(exports_dir, ref, as_of)
         if output is None:
             _private_dir(exports_dir)
@@ -232,7 +259,7 @@ def export_segment(
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
-    return ExportResult(target, ref, as_of, rows, ref.members - rows)
+    return ExportResult(target, ref, as_of, rows, ref.members - rows, tuple(consent.notes(sources)))
 
 
 @dataclass(frozen=True)
@@ -240,6 +267,11 @@ class ExportSet:
     folder: Path  # the version folder `exports/current` points at
     as_of: date
     files: tuple[tuple[SegmentRef, Path, int], ...]  # segment, file, rows written
+    consent: tuple[consent.SourceConsent, ...] = ()  # per source: consent data and rule
+
+    @property
+    def consent_notes(self) -> list[str]:
+        return consent.notes(self.consent)
 
 
 def _file_names(segments: list[SegmentRef]) -> dict[SegmentRef, str]:
@@ -257,14 +289,21 @@ def _file_names(segments: list[SegmentRef]) -> dict[SegmentRef, str]:
     return names
 
 
-def refresh_exports(published_db: Path, exports_dir: Path, currency: str) -> ExportSet:
+def refresh_exports(
+    published_db: Path,
+    exports_dir: Path,
+    currency: str,
+    consent_rules: tuple[tuple[str, str], ...] = (),
+) -> ExportSet:
     """One CSV per segment of every family as of the latest as-of date, consenting members
-    only, swapped in as a set at `exports_dir/current/`, with an `index.csv` listing them."""
+    only (`consent_rules`, consent.py), swapped in as a set at `exports_dir/current/`, with an
+    `index.csv` listing them and a `consent.csv` saying, per source, how many customers have
+    no consent data and which rule applied."""
     with open_published(published_db) as con:
         as_of = latest_as_of(con)
         selects = membership_selects(con, as_of)
         segments = available_segments(con, selects, as_of)
-        _create_export_rows(con, selects, segments, as_of, currency, include_no_consent=False)
+        sources = _create_export_rows(con, selects, segments, as_of, currency, False, consent_rules)
         names = _file_names(segments)
         written: list[tuple[SegmentRef, Path, int]] = []
         _private_dir(exports_dir)
@@ -290,7 +329,14 @@ def refresh_exports(published_db: Path, exports_dir: Path, currency: str) -> Exp
                     out.writerow(
                         [s.family, s.label, path.as_posix(), rows, s.members - rows, as_of]
                     )
+            with open(staging / CONSENT_NAME, "w", newline="", encoding="utf-8") as fh:
+                out = csv.writer(fh)
+                out.writerow(["source", "customers", "without_consent_data", "rule", "note"])
+                for c in sources:
+                    out.writerow([c.source, c.customers, c.without_consent_data, c.rule, c.note()])
             _private_tree(staging)
     folder = current_version(exports_dir)
     assert folder is not None  # staged_version just pointed `current` at it
-    return ExportSet(folder, as_of, tuple((s, folder / p, n) for s, p, n in written))
+    return ExportSet(
+        folder, as_of, tuple((s, folder / p, n) for s, p, n in written), tuple(sources)
+    )

@@ -17,7 +17,9 @@ own assets downstream (assets.py) and read the published file, never the build d
 
 The published tables, their columns and types are a contract (docs/published_schema.md,
 guarded by tests/defs/publish/test_schema_contract.py). Raw PII stays in the build
-database unless `SEGMENTS_PUBLISH_PII=true`; `customer_key` is the join key.
+database unless `SEGMENTS_PUBLISH_PII=true` (whole columns, `PII_COLUMNS`, and rows a table
+marks as personal, `pii_rows`: an email used as a source's customer id); `customer_key` is
+the join key.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -51,6 +53,9 @@ class PublishedTable:
     history_key: str | None = None
     # Only the rows this SQL predicate keeps (our own constant text, never user input).
     where: str | None = None
+    # Rows this predicate marks are personal data (an email used as an id): left out unless
+    # SEGMENTS_PUBLISH_PII=true, while the table's other rows are always published.
+    pii_rows: str | None = None
     schema: str = "main"  # the schema of the table in the published file
 
     @property
@@ -104,6 +109,15 @@ PUBLISHED_TABLES: tuple[PublishedTable, ...] = (
         "One row per as-of date, analyst-defined segment and member customer.",
         required=False,
         history_key="as_of_date",
+    ),
+    PublishedTable(
+        "customer_source_ids",
+        "marts.customer_source_ids",
+        "One row per id a source system knows a customer by: customer_key → (source, id "
+        "type, the id as the source writes it). Email and phone ids only when "
+        "SEGMENTS_PUBLISH_PII=true.",
+        required=False,
+        pii_rows="is_pii",
     ),
     PublishedTable(
         "customer_contacts",
@@ -202,6 +216,15 @@ def select_columns(table: PublishedTable, available: list[str], include_pii: boo
             "PUBLISHED_TABLES and docs/published_schema.md together."
         )
     return [c for c in wanted if include_pii or c not in PII_COLUMNS]
+
+
+def without_pii_rows(table: PublishedTable, include_pii: bool) -> PublishedTable:
+    """`table` with its PII rows filtered out (its `where` and `not pii_rows`), unless
+    `include_pii` or the table marks no PII rows."""
+    if include_pii or table.pii_rows is None:
+        return table
+    keep = f"not coalesce({table.pii_rows}, true)"
+    return replace(table, where=f"({table.where}) and {keep}" if table.where else keep)
 
 
 def _comment_sql(target: str, text: str) -> str:
@@ -410,6 +433,7 @@ def _build_published_file(
                 continue
             source_types = sources[table.source]
             columns = select_columns(table, [c for c, _ in source_types], include_pii)
+            table = without_pii_rows(table, include_pii)
             changes[table.name] = _publish_table(
                 con, table, columns, source_types, existing, stored, written
             )

@@ -223,6 +223,23 @@ def profiles(data: rd.SectionData) -> str:
     )
 
 
+UNKNOWN = "unknown"  # the label of a customer whose inputs for the family are absent
+
+
+def _unknown_note(sizes: tuple[tuple[str, int], ...]) -> str:
+    """How many customers the family could not label for lack of data (no events, no
+    discount data), so a chart never reads as if everyone had been judged."""
+    unknown = sum(n for label, n in sizes if label == UNKNOWN)
+    total = sum(n for _, n in sizes)
+    if not unknown:
+        return ""
+    return (
+        f'<p class="na">{unknown:,} of {total:,} customers ({unknown / total:.0%}) are '
+        f"<em>{UNKNOWN}</em>: no data to label them in this family (no engagement events, or "
+        "no orders from a source that records discounts).</p>"
+    )
+
+
 def families(data: rd.SectionData) -> str:
     parts = []
     for i, fam in enumerate(data.families):
@@ -242,6 +259,7 @@ def families(data: rd.SectionData) -> str:
                 colours,
                 width=460,
             )
+            + _unknown_note(fam.sizes)
             + "</div>"
         )
     if data.dynamic:

@@ -96,3 +96,32 @@ def test_cli_report_rebuilds_it_on_demand(warehouse: Path, capsys):
     out = capsys.readouterr().out
     assert (warehouse / "report.html").exists() and "charts)" in out
     assert "no Dagster instance" in out or "no run of the refresh job" in out
+
+
+def test_exports_asset_names_a_source_without_consent_data_and_applies_its_rule(
+    warehouse: Path, monkeypatch
+):
+    import csv
+
+    import duckdb
+
+    # The till's customers lose their CRM answer: the pos source has no consent data left.
+    with duckdb.connect(str(warehouse / "build.duckdb")) as con:
+        con.execute(
+            "update marts.dim_customers set has_marketing_consent = null where customer_key in "
+            "(select customer_key from marts.customer_source_ids where source = 'generic/pos')"
+        )
+    with dg.instance_for_test(temp_dir=str(warehouse / "dagster_home")) as instance:
+        default = _materialize(instance)
+        note = _metadata(default, EXPORTS_KEY)["sources_without_consent_data"].value
+        assert "generic/pos: no consent data" in note
+        assert "SEGMENTS_EXPORT_CONSENT=generic/pos=granted" in note
+        rows_default = _metadata(default, EXPORTS_KEY)["export_rows"].value
+
+        monkeypatch.setenv("SEGMENTS_EXPORT_CONSENT", "generic/pos=granted")
+        granted = _materialize(instance, selection=[PUBLISHED_KEY, EXPORTS_KEY])
+    assert "rule 'granted'" in _metadata(granted, EXPORTS_KEY)["sources_without_consent_data"].value
+    assert _metadata(granted, EXPORTS_KEY)["export_rows"].value > rows_default
+    with open(warehouse / "exports" / "current" / "consent.csv", newline="") as fh:
+        rules = {r["source"]: r["rule"] for r in csv.DictReader(fh)}
+    assert rules["generic/pos"] == "granted" and rules["shopify"] == "crm"

@@ -144,3 +144,23 @@ def test_no_dagster_instance_is_a_note_not_an_error(tmp_path: Path):
     summary, note = checks_of_last_run(tmp_path / "nowhere")
     assert summary is None and "no Dagster instance" in note
     assert not (tmp_path / "nowhere").exists()  # reading never creates an instance
+
+
+def test_families_say_how_many_customers_are_unknown(full_build: Path, tmp_path: Path):
+    # The synthetic build has events and discount data for everyone: take away a fifth of
+    # the customers' engagement data, as a shop without an events export for them would.
+    build = tmp_path / "build.duckdb"
+    shutil.copy(full_build, build)
+    with duckdb.connect(str(build)) as con:
+        con.execute(
+            "update marts.customer_segments set engagement_band = 'unknown' "
+            "where hash(customer_key) % 5 = 0"
+        )
+        unknown, total = con.execute(
+            "select count(*) filter (where engagement_band = 'unknown'), count(engagement_band) "
+            "from marts.customer_segments"
+        ).fetchone()
+    assert 0 < unknown < total
+    html = _report(build, tmp_path).path.read_text(encoding="utf-8")
+    assert f"{unknown:,} of {total:,} customers ({unknown / total:.0%}) are" in html
+    assert html.count("<em>unknown</em>: no data to label them") == 1  # only that family

@@ -74,6 +74,7 @@ purchases as (
         refunded_amount_to_date as refunded_amount,
         net_revenue_to_date as net_revenue,
         discounted_orders_to_date as discounted_orders,
+        orders_with_discount_data_to_date as orders_with_discount_data,
         median_days_between_orders,
         disputed_orders_to_date as disputes_count,
         preferred_channel,
@@ -102,7 +103,7 @@ support as (
 ),
 
 {%- set history_columns = {
-    'purchases': ['first_order_date', 'last_order_date', 'last_reactivation_date', 'orders_count', 'distinct_purchase_days', 'gross_revenue', 'refunded_amount', 'net_revenue', 'discounted_orders', 'median_days_between_orders', 'disputes_count', 'preferred_channel', 'preferred_category', 'purchases_last_30_days', 'purchases_last_180_days', 'purchases_last_365_days', 'gross_revenue_last_365_days', 'refunded_amount_last_365_days', 'net_revenue_last_365_days', 'disputes_last_365_days'],
+    'purchases': ['first_order_date', 'last_order_date', 'last_reactivation_date', 'orders_count', 'distinct_purchase_days', 'gross_revenue', 'refunded_amount', 'net_revenue', 'discounted_orders', 'orders_with_discount_data', 'median_days_between_orders', 'disputes_count', 'preferred_channel', 'preferred_category', 'purchases_last_30_days', 'purchases_last_180_days', 'purchases_last_365_days', 'gross_revenue_last_365_days', 'refunded_amount_last_365_days', 'net_revenue_last_365_days', 'disputes_last_365_days'],
     'engagement': ['last_engagement_date', 'engagement_events_last_30_days', 'engagement_events_last_90_days', 'sessions_last_30_days', 'points_90', 'points_x_day_number_90'],
     'support': ['support_complaints', 'support_complaints_last_365_days'],
 } %}
@@ -176,8 +177,12 @@ final as (
         -- preferences
         history.preferred_channel,
         history.preferred_category,
-        cast(coalesce(history.discounted_orders, 0) * 1.0 / nullif(coalesce(history.orders_count, 0), 0) as decimal(9, 4))
-            as discount_share,
+        -- discounted orders among the orders whose source carries discount data; null without any
+        cast(
+            coalesce(history.discounted_orders, 0) * 1.0 / nullif(coalesce(history.orders_with_discount_data, 0), 0)
+            as decimal(9, 4)
+        ) as discount_share,
+        coalesce(history.orders_with_discount_data, 0) as orders_with_discount_data,
 
         -- problems
         cast(coalesce(history.refunded_amount, 0) / nullif(coalesce(history.gross_revenue, 0), 0) as decimal(9, 4)) as refund_rate,
