@@ -204,9 +204,49 @@ def _allow_shrink(args: argparse.Namespace) -> None:
         os.environ["SEGMENTS_ALLOW_SHRINKING_RELOAD"] = "true"
 
 
+def _files_loaded_before(cfg: _settings.Settings) -> int:
+    """Files the build database has loaded (0 without one, or while a run holds it: the run
+    itself then says the warehouse is busy)."""
+    from pipelines.lib import runlock
+    from pipelines.lib.duck import DatabaseBusyError, connect, table_exists
+
+    if not cfg.build_db.exists():
+        return 0
+    with runlock.reading(cfg.warehouse_dir) as free:
+        if not free:
+            return 0
+        try:
+            with connect(cfg.build_db, read_only=True) as con:
+                if not table_exists(con, "meta", "load_manifest"):
+                    return 0
+                return con.execute(
+                    "select count(*) from meta.load_manifest where status = 'loaded'"
+                ).fetchone()[0]
+        except DatabaseBusyError:
+            return 0
+
+
+def landing_precheck(cfg: _settings.Settings) -> bool:
+    """Before a run: one line when the landing zone is empty, missing, or has files where no
+    source reads them (pipelines/defs/ingest/layout.py). False when the run must not start."""
+    from pipelines.defs.ingest import layout
+
+    found = layout.scan(cfg.landing_dir)
+    finding = layout.check(found)
+    if finding is not None and finding.level == "error":
+        # Nothing in the landing zone: fine when earlier loads are there (files archived).
+        finding = layout.check(found, _files_loaded_before(cfg))
+    if finding is None:
+        return True
+    print(f"{finding.level}: {finding.message}", file=sys.stderr)
+    return finding.level != "error"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     _allow_shrink(args)
     cfg = _settings.load()
+    if not landing_precheck(cfg):
+        return 1
     as_of = args.as_of or cfg.as_of_date or _yesterday()
     # No pre-scan of the landing zone: the run loads whatever is new, and meta/run_as_of_dates
     # decides the history (a first refresh builds month-ends + the last 35 days).
@@ -222,6 +262,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if args.end < args.start:
         print(f"--to {args.end} is before --from {args.start}", file=sys.stderr)
         return 2
+    if not landing_precheck(_settings.load()):
+        return 1
     if not execute_refresh(args.start, args.end, wait=args.wait):
         return 1
     print_published_summary(_settings.load())

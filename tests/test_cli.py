@@ -74,3 +74,71 @@ def test_a_failure_is_shown_without_the_exception_class_path() -> None:
     plain = SimpleNamespace(message="step failed: see the log")
     assert failure_text(plain) == "step failed: see the log"
     assert failure_text(None) == "failed"
+
+
+EXPECTED_LAYOUT = "expected layout: <landing>/<source>/<file> with <source> one of shopify/"
+
+
+def test_a_misspelled_landing_dir_stops_before_anything_runs_in_one_line(
+    segments_env: dict[str, Path],
+) -> None:
+    missing = segments_env["root"] / "landnig"
+    done = segments({**segments_env, "landing": missing}, "run", "--as-of", "2024-03-31")
+
+    assert done.returncode == 1
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: no files found in {missing} (SEGMENTS_LANDING_DIR)")
+    assert "the directory does not exist" in lines[0]
+    assert EXPECTED_LAYOUT in lines[0] and "generic/<name>/" in lines[0]
+    assert "gx_critical" not in done.stderr
+    assert not (segments_env["warehouse"] / "build.duckdb").exists()  # nothing ran
+    assert not (segments_env["warehouse"] / "segments.duckdb").exists()
+
+
+def test_an_empty_landing_dir_stops_in_one_line_for_run_and_backfill(
+    segments_env: dict[str, Path],
+) -> None:
+    for args in (("run",), ("backfill", "--from", "2024-03-01", "--to", "2024-03-31")):
+        done = segments(segments_env, *args)
+        assert done.returncode == 1
+        lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+        assert len(lines) == 1, lines
+        assert f"no files found in {segments_env['landing']}" in lines[0]
+        assert "the directory is empty" in lines[0] and EXPECTED_LAYOUT in lines[0]
+    assert not (segments_env["warehouse"] / "build.duckdb").exists()
+
+
+def test_files_where_no_source_reads_them_are_named_with_the_expected_layout(
+    segments_env: dict[str, Path],
+) -> None:
+    landing = segments_env["landing"]
+    (landing / "shopfy").mkdir()
+    shutil.copy(FIXTURES / "shopify" / "orders_export_2024-03.csv", landing / "shopfy")
+    shutil.copy(FIXTURES / "shopify" / "orders_export_2024-03.csv", landing / "orders.csv")
+
+    # Only stray files: an error, nothing runs.
+    done = segments(segments_env, "run", "--as-of", "2024-03-31")
+    assert done.returncode == 1
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "no files found in the source folders of" in lines[0]
+    assert "orders.csv, shopfy/ (1 file; did you mean shopify/?)" in lines[0]
+    assert EXPECTED_LAYOUT in lines[0]
+    assert not (segments_env["warehouse"] / "build.duckdb").exists()
+
+    # With another source's files: a warning naming them, and the run loads the rest.
+    (landing / "shopify").mkdir()
+    shutil.copy(FIXTURES / "shopify" / "orders_export_2024-03.csv", landing / "shopify")
+    done = segments(segments_env, "run", "--as-of", "2024-03-31")
+    warnings_ = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings_) == 1, done.stderr[-3000:]
+    assert (
+        "orders.csv, shopfy/ (1 file; did you mean shopify/?) lie where no source reads"
+        in (warnings_[0])
+    )
+    assert EXPECTED_LAYOUT in warnings_[0]
+    build = segments_env["warehouse"] / "build.duckdb"
+    with duckdb.connect(str(build), read_only=True) as con:
+        files = con.execute("select distinct _source_file from raw.shopify_orders").fetchall()
+    assert files == [("shopify/orders_export_2024-03.csv",)]

@@ -14,6 +14,10 @@ file whose rows all fall outside the partitions (reference data dated today, unr
 files) still gets a run for the latest day, so a broken file fails loudly in a run that
 names it instead of waiting for the schedule.
 
+An empty or missing landing directory requests nothing; the skip reason names the directory
+and the layout the sources expect (pipelines/defs/ingest/layout.py), as do files lying where no
+source reads them.
+
 While a run holds the warehouse (pipelines/lib/runlock.py; DuckDB allows one writer, and it
 blocks readers in other processes), the tick is skipped without opening the build database;
 the next one looks again.
@@ -34,7 +38,7 @@ from pipelines.lib import runlock
 from pipelines.lib.duck import DatabaseBusyError, connect
 from pipelines.lib.partitions import AS_OF
 
-from . import manifest
+from . import layout, manifest
 from .files import is_ready
 from .landing import Candidate, decide, discover, failed_candidates
 from .loader import SOURCES, run_context
@@ -132,7 +136,11 @@ def evaluate(
                 return dg.SkipReason(f"{who} holds the warehouse; next tick")
             found = new_files(cfg, now)
         if not found:
-            return dg.SkipReason(f"no new or changed files in {cfg.landing_dir}")
+            # Quiet on an empty or misspelled landing zone (no run would load anything), but
+            # the skip reason says where files were looked for and the layout expected.
+            finding = layout.check(layout.scan(cfg.landing_dir))
+            more = f" ({finding.message})" if finding is not None else ""
+            return dg.SkipReason(f"no new or changed files in {cfg.landing_dir}{more}")
         key = run_key(found)
         if key == cursor:
             return dg.SkipReason(
