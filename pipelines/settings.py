@@ -51,6 +51,23 @@ def _env_positive(name: str, default: int) -> int:
     return value
 
 
+def _env_share(name: str, default: float) -> float:
+    """A share between 0 and 1, written `0.2` or `20%`."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(
+            f"{name}={raw!r} is not a share between 0 and 1; set e.g. {name}={default} "
+            f"(or {default:.0%}), or 1 to turn the stop off."
+        )
+    return value
+
+
 def _load_dotenv() -> None:
     env_file = PROJECT_ROOT / ".env"
     if env_file.exists():
@@ -60,6 +77,7 @@ def _load_dotenv() -> None:
 
 
 CONSENT_RULES = ("crm", "granted")
+DEFAULT_MAX_QUARANTINE_SHARE = 0.20
 
 
 def parse_export_consent(raw: str) -> tuple[tuple[str, str], ...]:
@@ -95,6 +113,9 @@ class Settings:
     allow_shrinking_reload: bool = False
     # Export consent rule per source (SEGMENTS_EXPORT_CONSENT): source → crm | granted.
     export_consent: tuple[tuple[str, str], ...] = ()
+    # A file with more than this share of its rows quarantined stops the run before dbt
+    # (SEGMENTS_MAX_QUARANTINE_SHARE; pipelines/defs/ingest/share.py). 1 turns it off.
+    max_quarantine_share: float = 0.20  # DEFAULT_MAX_QUARANTINE_SHARE
 
     @property
     def build_db(self) -> Path:
@@ -205,4 +226,7 @@ def load() -> Settings:
         allow_shrinking_reload=os.environ.get("SEGMENTS_ALLOW_SHRINKING_RELOAD", "").lower()
         in ("1", "true", "yes"),
         export_consent=parse_export_consent(os.environ.get("SEGMENTS_EXPORT_CONSENT", "")),
+        max_quarantine_share=_env_share(
+            "SEGMENTS_MAX_QUARANTINE_SHARE", DEFAULT_MAX_QUARANTINE_SHARE
+        ),
     )

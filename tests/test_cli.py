@@ -142,3 +142,42 @@ def test_files_where_no_source_reads_them_are_named_with_the_expected_layout(
     with duckdb.connect(str(build), read_only=True) as con:
         files = con.execute("select distinct _source_file from raw.shopify_orders").fetchall()
     assert files == [("shopify/orders_export_2024-03.csv",)]
+
+
+def test_a_file_mostly_quarantined_stops_the_run_before_dbt_with_the_fix(
+    segments_env: dict[str, Path],
+) -> None:
+    # Issue 12: a wrong timestamp_format quarantined every row, and the run only said
+    # "customer_segments gx_critical" after building every model.
+    from tests.defs.ingest.test_share import MAPPING, WRONG, cdnow_csv
+
+    folder = segments_env["landing"] / "generic" / "cdnow"
+    cdnow_csv(folder, 400)
+    (folder / "mapping.yml").write_text(MAPPING.format(fmt=WRONG), encoding="utf-8")
+
+    done = segments(segments_env, "run", "--as-of", "2024-03-31")
+
+    assert done.returncode == 1
+    err = done.stderr
+    assert "nothing was published" in err
+    assert "step raw__generic_transactions: 1 generic file(s) mostly quarantined" in err
+    assert "generic/cdnow/cdnow.csv: 400 of 400 rows (100%) quarantined" in err
+    assert "invalid_timestamp: 400 rows, e.g. line 2: 00000,20240101,1,10.50" in err
+    assert (
+        "timestamp '20240101' does not match timestamp_format '%Y-%m-%d %H:%M:%S' in "
+        "generic/cdnow/mapping.yml; set timestamp_format: '%Y%m%d'"
+    ) in err
+    # Dagster's own log goes to stderr too; what the CLI says starts at "run <id> FAILED".
+    summary = err[err.index(" FAILED; ") :].splitlines()
+    print("\n".join(summary))
+    assert len(summary) <= 20, summary  # one screen
+    failed_steps = [line for line in summary if line.startswith("  step ")]
+    assert len(failed_steps) == 1, summary  # the ingest step; nothing downstream ran
+    assert "gx_critical" not in "\n".join(summary)
+    assert not (segments_env["warehouse"] / "segments.duckdb").exists()
+    with duckdb.connect(str(segments_env["warehouse"] / "build.duckdb"), read_only=True) as con:
+        built = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema not in ('raw', 'quarantine', 'meta')"
+        ).fetchall()
+    assert built == [], built  # dbt never started

@@ -12,8 +12,10 @@ be able to open it.
 # against the real class, and a postponed (string) annotation fails that check.
 import dagster as dg
 
+from pipelines.lib.duck import connect
 from pipelines.resources import SegmentsSettings
 
+from . import share
 from .loader import SOURCES, LoadResult, load_source
 from .spec import IngestError, SourceSpec
 
@@ -87,6 +89,20 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         for f in result.files:
             if f.status == "not_ready":
                 context.log.info(f"{f.path}: empty or still being written; will load next run")
+        # A file mostly quarantined (a wrong timestamp_format, the wrong export): stop here,
+        # so dbt and the publish never start, with a message that points at the fix.
+        with connect(cfg.build_db, read_only=True) as con:
+            heavy = share.heavy_files(
+                con, spec.name, f"quarantine.{spec.quarantine}", cfg.max_quarantine_share
+            )
+        if heavy:
+            raise dg.Failure(
+                description=share.message(
+                    spec.name, heavy, cfg.landing_dir, cfg.max_quarantine_share
+                ),
+                metadata=result_metadata(result),
+                allow_retries=False,
+            )
         return dg.MaterializeResult(metadata=result_metadata(result))
 
     return _ingest
