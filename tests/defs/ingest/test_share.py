@@ -105,3 +105,22 @@ def test_reasons_that_say_nothing_about_reading_the_file_are_not_counted(tmp_pat
         )
     assert reasons == {"duplicate_id": 100}
     assert heavy == []
+
+
+def test_the_setting_reads_a_share_or_a_percentage_and_names_itself_when_wrong(
+    monkeypatch,
+) -> None:
+    import pytest
+
+    from pipelines import settings
+
+    monkeypatch.setenv("SEGMENTS_MAX_QUARANTINE_SHARE", "35%")
+    assert settings.load().max_quarantine_share == 0.35
+    monkeypatch.setenv("SEGMENTS_MAX_QUARANTINE_SHARE", "0.5")
+    assert settings.load().max_quarantine_share == 0.5
+    monkeypatch.delenv("SEGMENTS_MAX_QUARANTINE_SHARE")
+    assert settings.load().max_quarantine_share == settings.DEFAULT_MAX_QUARANTINE_SHARE
+    for wrong in ("lots", "1.5", "-1"):
+        monkeypatch.setenv("SEGMENTS_MAX_QUARANTINE_SHARE", wrong)
+        with pytest.raises(settings.SettingsError, match="SEGMENTS_MAX_QUARANTINE_SHARE="):
+            settings.load()
