@@ -121,7 +121,8 @@ def check(layout: Layout, files_loaded_before: int = 0) -> Finding | None:
             )
         return None
     if not layout.exists:
-        what = f"no files found in {where}: the directory does not exist"
+        missing = "is a file, not a directory" if layout.landing_dir.exists() else "does not exist"
+        what = f"no files found in {where}: the directory {missing}"
     elif layout.stray:
         what = (
             f"no files found in the source folders of {where}: {layout.stray_text()} lie "

@@ -23,6 +23,9 @@ def test_missing_and_empty_directories_are_errors_naming_the_directory(tmp_path:
     empty = layout.check(layout.scan(tmp_path / "empty"))
     assert empty is not None and empty.level == "error" and "is empty" in empty.message
     assert "\n" not in missing.message + empty.message
+    (tmp_path / "a_file").write_text("x")
+    not_dir = layout.check(layout.scan(tmp_path / "a_file"))
+    assert not_dir is not None and "is a file, not a directory" in not_dir.message
 
 
 def test_empty_landing_after_earlier_loads_is_a_note_not_an_error(tmp_path: Path) -> None:
