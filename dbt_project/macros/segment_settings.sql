@@ -1,7 +1,7 @@
 {#
     Every segment threshold the models read, as (family, parameter, SQL type). The values live in
     the seeds rfm_settings (family 'rfm') and segment_settings; int_segment_settings pivots them
-    into one typed row with a column `<family>_<parameter>` each, and its not_null tests fail
+    into one typed row with a column `<family>_<parameter>` each, and its NOT NULL constraints fail
     when a seed lacks a parameter or holds a value of the wrong type.
 #}
 {% macro segment_setting_parameters() %}

@@ -1,7 +1,7 @@
 {#-
     Exactly one row: every segment threshold as a typed column `<family>_<parameter>`, pivoted
     from the seeds rfm_settings and segment_settings (macros/segment_settings.sql lists them).
-    A missing parameter or a value of the wrong type is null here and fails a not_null test
+    A missing parameter or a value of the wrong type is null here and fails a NOT NULL constraint
     that names the column, so a bad edit to a seed stops the run instead of skewing segments.
 -#}
 with
