@@ -191,7 +191,9 @@ def inspect_after_kill(sc: Scenario, point: str, trigger: str, sha_before: str) 
 def kill_run_at(sc: Scenario, env: dict[str, str], point: str, pattern: str) -> Kill:
     """Start `segments run`; SIGKILL it the moment a log line contains `pattern`."""
     before = sha256(sc.published)
-    proc = spawn(env, "-m", "pipelines.cli", *RUN)
+    # --verbose: the kill points are Dagster's DEBUG events (a step starting), which the
+    # console shows only when asked
+    proc = spawn(env, "-m", "pipelines.cli", *RUN, "--verbose")
     assert proc.stdout is not None
     tail: list[str] = []
     for line in proc.stdout:
