@@ -92,7 +92,7 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
 
     from pipelines.lib import runlock
     from pipelines.resources import DEFAULT_RUN_WAIT_SECONDS, RUN_WAIT_TAG
-    from pipelines.status import failure_text
+    from pipelines.status import failure_lines
 
     cfg = _settings.load()
     _settings.ensure_dagster_home(cfg)
@@ -123,7 +123,9 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
     instance = dg.DagsterInstance.get()
     tags = {RUN_WAIT_TAG: str(int(wait_seconds))}
     # the job's default console logger, configured the documented way (run config `loggers`)
-    run_config = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "INFO"}}}}
+    # (stack traces only with --verbose: pipelines/lib/console.py)
+    console = {"log_level": "DEBUG" if verbose else "INFO", "tracebacks": verbose}
+    run_config = {"loggers": {"console": {"config": console}}}
     if start == end:
         result = job.execute_in_process(
             run_config=run_config,
@@ -142,7 +144,6 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
         if busy:
             print(f"run {result.run_id} not run: {busy}", file=sys.stderr)
             return False
-        failed = [ev for ev in result.all_events if ev.is_step_failure]
         published = any(
             e.asset_key == dg.AssetKey(["published", "segments_db"])
             for e in result.get_asset_materialization_events()
@@ -156,9 +157,9 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
             ),
             file=sys.stderr,
         )
-        for ev in failed:
-            err = ev.step_failure_data.error
-            print(f"  step {ev.step_key}: {failure_text(err)}", file=sys.stderr)
+        for line in failure_lines(result.all_events, blocking_only=True, step_verb=""):
+            if " skipped (" not in line:  # the skipped steps are in `segments status`
+                print(line, file=sys.stderr)
         print(
             "  details: `segments status`, or `make dev` and open the run in the Dagster UI.",
             file=sys.stderr,

@@ -14,6 +14,7 @@ from pipelines.defs.quality import checks as quality
 from pipelines.defs.segments import assets as segments
 from pipelines.defs.warehouse import assets as warehouse
 from pipelines.defs.warehouse.project import dbt_resource
+from pipelines.lib.console import console_logger
 from pipelines.resources import default_resources
 
 defs = dg.Definitions(
@@ -23,6 +24,8 @@ defs = dg.Definitions(
     schedules=jobs.schedules,
     sensors=[*ingest_sensor.sensors, *alerts.sensors],
     resources={"dbt": dbt_resource(), **default_resources()},
+    # Dagster's console lines without stack traces for expected failures (pipelines/lib/console.py)
+    loggers={"console": console_logger},
     # One process writes the build database at a time (DuckDB's single-writer rule), and the
     # multiprocess executor would re-import this code per step (~5 s each).
     executor=dg.in_process_executor,

@@ -6,6 +6,7 @@ import os
 from datetime import UTC, datetime
 
 from pipelines import settings as _settings
+from pipelines.lib.gate_report import GATE_FAILURE_KEY
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -21,6 +22,76 @@ def failure_text(error) -> str:
     if sep and "." in head and " " not in head:  # e.g. `<package>.events.Failure: `
         message = rest
     return message.replace("\n", "\n    ")
+
+
+# The error of a check step whose blocking check failed (Dagster raises DagsterAssetCheckFailedError).
+CHECK_FAILED_ERROR = "DagsterAssetCheckFailedError"
+# A step's failure message in `segments status`: its first lines (the CLI prints it whole).
+STATUS_STEP_LINES = 15
+
+
+def _gate_text(evaluation) -> str:
+    """What a failed check found (count, files, examples; pipelines/lib/gate_report.py), or
+    its description."""
+    value = (evaluation.metadata or {}).get(GATE_FAILURE_KEY)
+    text = getattr(value, "value", value)
+    if isinstance(text, str) and text.strip():
+        return text.strip()
+    return (getattr(evaluation, "description", None) or "").strip()
+
+
+def failure_lines(
+    events,
+    *,
+    max_step_lines: int | None = None,
+    blocking_only: bool = False,
+    step_verb: str = " failed",
+) -> list[str]:
+    """What failed in a run, from its Dagster events: each failed step with its message, each
+    failed asset check with its count, files and up to three example rows (a check whose
+    text the step's message already holds, e.g. a dbt test, is not repeated), each skipped
+    step."""
+    steps: list[tuple[str, object]] = []
+    checks = []
+    skipped: list[str] = []
+    for event in events:
+        if event.is_step_failure:
+            steps.append((event.step_key, event.step_failure_data.error))
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                checks.append(evaluation)
+        elif event.event_type_value == "STEP_SKIPPED":
+            skipped.append(event.step_key)
+    lines: list[str] = []
+    step_messages = []
+    for key, error in steps:
+        if getattr(error, "cls_name", None) == CHECK_FAILED_ERROR and checks:
+            continue  # "1 blocking asset check failed": the check's own line says what
+        step_messages.append(getattr(error, "message", "") or "")
+        text = failure_text(error).splitlines()
+        if max_step_lines is not None and len(text) > max_step_lines:
+            more = len(text) - max_step_lines
+            text = [*text[:max_step_lines], f"    ... and {more} more lines (the Dagster UI)"]
+        lines.append(f"  step {key}{step_verb}: {text[0]}")
+        lines.extend(f"  {line}" for line in text[1:])
+    for evaluation in checks:
+        severity = getattr(evaluation.severity, "value", str(evaluation.severity))
+        if blocking_only and severity != "ERROR":
+            continue
+        text = _gate_text(evaluation)
+        if text and any(text in message for message in step_messages):
+            continue
+        first, *rest = (text or "failed").splitlines()
+        lines.append(
+            f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} "
+            f"failed ({severity}): {first}"
+        )
+        lines.extend(f"    {line.strip()}" for line in rest)
+    lines.extend(
+        f"  step {key} skipped (an upstream step or blocking check failed)" for key in skipped
+    )
+    return lines
 
 
 def _fmt_ts(ts: float | None) -> str:
@@ -47,27 +118,8 @@ def describe_last_run(instance, job_name: str = "refresh") -> list[str]:
         f"started:    {_fmt_ts(record.start_time)}   ended: {_fmt_ts(record.end_time)}",
         f"as of:      {as_of}",
     ]
-    failures: list[str] = []
-    for entry in instance.all_logs(run.run_id):
-        event = entry.dagster_event
-        if event is None:
-            continue
-        if event.is_step_failure:
-            err = event.step_failure_data.error
-            message = failure_text(err).splitlines()[0]
-            failures.append(f"  step {event.step_key} failed: {message}")
-        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
-            if not evaluation.passed:
-                severity = getattr(evaluation.severity, "value", str(evaluation.severity))
-                failures.append(
-                    f"  check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} "
-                    f"failed ({severity})"
-                )
-        elif event.event_type_value == "STEP_SKIPPED":
-            failures.append(
-                f"  step {event.step_key} skipped (an upstream step or blocking check failed)"
-            )
+    events = [e.dagster_event for e in instance.all_logs(run.run_id) if e.dagster_event]
+    failures = failure_lines(events, max_step_lines=STATUS_STEP_LINES)
     lines.append("failures:" if failures else "failures:   none")
     lines.extend(failures)
     return lines
@@ -85,7 +137,9 @@ def describe_published(cfg: _settings.Settings) -> list[str]:
         tables = [
             r[0]
             for r in con.execute(
-                "select table_name from information_schema.tables order by 1"
+                # BI's tables; `_publish.fingerprints` is the publish's own bookkeeping
+                "select table_name from information_schema.tables "
+                "where table_schema = 'main' order by 1"
             ).fetchall()
         ]
         for table in tables:

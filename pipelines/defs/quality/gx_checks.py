@@ -40,9 +40,11 @@ from pipelines.defs.quality.batch import (
     raw_batch_sql,
     run_batch,
 )
+from pipelines.defs.quality.gx_explain import explain_failures
 from pipelines.lib import gx
 from pipelines.lib.currencies import ISO_4217
 from pipelines.lib.duck import connect, quote_ident, sql_str
+from pipelines.lib.gate_report import GATE_FAILURE_KEY
 from pipelines.lib.profile import Scope, compute_profile
 from pipelines.resources import SegmentsSettings
 
@@ -286,7 +288,8 @@ def build_gx_checks(target: SuiteTarget) -> dg.AssetChecksDefinition:
                     },
                 )
             return
-        result = gx.validate_profile(values, target.suite_path, parameters=suite_parameters(cfg))
+        parameters = suite_parameters(cfg)
+        result = gx.validate_profile(values, target.suite_path, parameters=parameters)
         total_seconds = time.perf_counter() - started
         context.log.info(
             f"{target.name} ({scope}): profile of {result.rows:,} rows in "
@@ -298,18 +301,54 @@ def build_gx_checks(target: SuiteTarget) -> dg.AssetChecksDefinition:
                 if spec.blocking
                 else result.only("warning", "info")
             )
+            description = gx.summary_line(part)
+            extra: dict[str, dg.MetadataValue] = {}
+            if not part.success:
+                text = _explain(cfg.build_db, target, batch, part, parameters)
+                if text:
+                    description = text
+                    extra[GATE_FAILURE_KEY] = dg.MetadataValue.text(text)
             yield dg.AssetCheckResult(
                 check_name=spec.name,
                 asset_key=target.asset_key,
                 passed=part.success,
                 severity=_severity(spec),
-                description=gx.summary_line(part),
+                description=description,
                 metadata={
                     **gx.result_metadata(part),
                     **common,
+                    **extra,
                     "profile_seconds": dg.MetadataValue.float(round(profile_seconds, 3)),
                     "check_seconds": dg.MetadataValue.float(round(total_seconds, 3)),
                 },
             )
 
     return _gx_check
+
+
+def _explain(
+    build_db: Path, target: SuiteTarget, batch: RunBatch, part: gx.SuiteResult, parameters: dict
+) -> str:
+    """The failed expectations of `part` with their rows: count, files, examples
+    (gx_explain.py); '' when the rows cannot be read (the summary line stays)."""
+    if target.per_load:
+        where, params = raw_batch_sql(target.relation, batch)
+        label = "the batch"
+    else:
+        where, params, label = "TRUE", [], "the table"
+    try:
+        with connect(build_db, read_only=True) as con:
+            failures = explain_failures(
+                con,
+                relation=target.relation,
+                batch_where=where,
+                batch_params=params,
+                suite_path=target.suite_path,
+                parameters=parameters,
+                failed=part.failed,
+                batch_label=label,
+            )
+    except duckdb.Error:
+        return ""
+    # Example rows for the first failed expectation only: one line for each of the others.
+    return "\n".join(f.text() if i == 0 else f.headline for i, f in enumerate(failures))

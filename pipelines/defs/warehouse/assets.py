@@ -12,9 +12,11 @@ import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from pipelines import settings as _settings
+from pipelines.defs.warehouse import dbt_failures
 from pipelines.defs.warehouse.customer_key import ensure_customer_key_secret
 from pipelines.defs.warehouse.project import dbt_project, manifest_path
 from pipelines.lib import runlock
+from pipelines.lib.gate_report import GATE_FAILURE_KEY
 from pipelines.lib.partitions import AS_OF, dates_for_run
 from pipelines.resources import SegmentsSettings
 
@@ -204,15 +206,68 @@ def warehouse_models(
     os.environ["SEGMENTS_DBT_THREADS_RUN"] = str(dbt_threads(cfg.build_db))
     # Unit tests check the SQL, not the data: they run in the test suite (tests/dbt), not on
     # every refresh, as dbt recommends (7 of them cost ~3 s a run).
-    invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context)
+    invocation = dbt.cli(
+        ["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False
+    )
     # If this process is killed (SIGKILL), the dbt child would go on holding build.duckdb:
     # the next run ends it (runlock.sweep) using the pid recorded here.
     runlock.record_child(cfg.warehouse_dir, invocation.process.pid)
+    # A failed test's result waits until dbt has exited: only then can build.duckdb be read
+    # to say how many rows failed, from which files, with examples (dbt_failures.py).
+    failed_checks: list[dg.AssetCheckResult] = []
     try:
-        yield from invocation.stream()
+        for event in invocation.stream():
+            if isinstance(event, dg.AssetCheckResult) and not event.passed:
+                failed_checks.append(event)
+            else:
+                yield event
     finally:
         runlock.forget_child(cfg.warehouse_dir)
+    problems: list[dbt_failures.DbtProblem] = []
+    skipped = 0
+    if failed_checks or not invocation.is_successful():
+        run_results = _run_results(invocation)
+        skipped = sum(r.get("status") == "skipped" for r in run_results.get("results", []))
+        problems = dbt_failures.explain(run_results, invocation.manifest, cfg.build_db)
+    by_id = {p.unique_id: p for p in problems}
+    for check in failed_checks:
+        yield _explained(check, by_id)
     prune_target_dirs(invocation.target_path.parent, keep=KEEP_TARGET_DIRS)
+    if not invocation.is_successful():
+        message = dbt_failures.summary(problems, skipped)
+        if not problems:
+            message += f"\n(see the dbt log: {invocation.target_path / 'dbt.log'})"
+        raise dg.Failure(
+            description=message,
+            metadata={GATE_FAILURE_KEY: dg.MetadataValue.text(message)},
+        )
+
+
+def _run_results(invocation) -> dict:
+    try:
+        return invocation.get_artifact("run_results.json")
+    except (OSError, ValueError):  # dbt died before writing it
+        return {}
+
+
+def _explained(
+    check: dg.AssetCheckResult, problems: Mapping[str, dbt_failures.DbtProblem]
+) -> dg.AssetCheckResult:
+    """The failed check result of a dbt test, with its count, files and example rows."""
+    unique_id = check.metadata.get("unique_id")
+    unique_id = getattr(unique_id, "value", unique_id)
+    problem = problems.get(unique_id) if isinstance(unique_id, str) else None
+    if problem is None:
+        return check
+    text = problem.failure.check_text()
+    return dg.AssetCheckResult(
+        check_name=check.check_name,
+        asset_key=check.asset_key,
+        passed=False,
+        severity=check.severity,
+        description=text,
+        metadata={**check.metadata, GATE_FAILURE_KEY: dg.MetadataValue.text(text)},
+    )
 
 
 # dagster-dbt gives every invocation its own target dir (~14 MB: manifest, compiled SQL,
