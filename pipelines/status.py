@@ -24,7 +24,7 @@ def failure_text(error) -> str:
     return message.replace("\n", "\n    ")
 
 
-# The error of a check step whose blocking check failed (Dagster raises DagsterAssetCheckFailedError).
+# The error class of a check step whose blocking check failed (Dagster raises it).
 CHECK_FAILED_ERROR = "DagsterAssetCheckFailedError"
 # A step's failure message in `segments status`: its first lines (the CLI prints it whole).
 STATUS_STEP_LINES = 15

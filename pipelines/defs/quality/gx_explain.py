@@ -72,48 +72,51 @@ def _literal(value: Any) -> str | None:
 
 def offending(
     metric_text: str, relation: str, batch_where: str, bounds: Mapping[str, Any], observed: Any
-) -> tuple[str | None, str]:
-    """(predicate selecting the offending rows or None for "every batch row", ORDER BY)."""
+) -> tuple[str | None, bool, str]:
+    """(predicate selecting the offending rows or None for "every batch row", whether the
+    predicate repeats `batch_where` (a subquery: its parameters again), ORDER BY)."""
     try:
         metric = parse_metric(metric_text)
     except MetricError:
-        return None, ""
+        return None, False, ""
     cols = [quote_ident(c) for c in metric.columns]
     name = metric.name
     if name in ("null_share", "null_share_change") and cols:
         pred = f"{cols[0]} IS NULL"
         if metric.where:
             pred = f"{quote_ident(metric.where)} IS NOT NULL AND {pred}"
-        return pred, ""
+        return pred, False, ""
     if name == "min" and (low := _literal(bounds.get("min_value"))) is not None:
         op = "<=" if bounds.get("strict_min") else "<"
-        return f"{cols[0]} {op} {low}", f"{cols[0]} ASC"
+        return f"{cols[0]} {op} {low}", False, f"{cols[0]} ASC"
     if name == "max" and (high := _literal(bounds.get("max_value"))) is not None:
         op = ">=" if bounds.get("strict_max") else ">"
-        return f"{cols[0]} {op} {high}", f"{cols[0]} DESC"
+        return f"{cols[0]} {op} {high}", False, f"{cols[0]} DESC"
     if name == "rows_where" and len(cols) == 2:
-        return f"{cols[0]} {metric.value} {cols[1]}", ""
+        return f"{cols[0]} {metric.value} {cols[1]}", False, ""
     if name == "duplicates" and cols:
         key = ", ".join(cols)
         return (
             f"({key}) IN (SELECT {key} FROM {relation} WHERE {batch_where} "
             f"GROUP BY ALL HAVING count(*) > 1)",
+            True,
             key,
         )
     if name == "share" and cols:
-        return f"CAST({cols[0]} AS VARCHAR) = {sql_str(metric.value or '')}", ""
+        return f"CAST({cols[0]} AS VARCHAR) = {sql_str(metric.value or '')}", False, ""
     if name == "max_share" and cols:
         return (
             f"{cols[0]} = (SELECT {cols[0]} FROM {relation} WHERE {batch_where} "
             f"AND {cols[0]} IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1)",
+            True,
             "",
         )
     if name in ("mean", "mean_vs_baseline") and cols:
         low = bounds.get("min_value")
         too_low = isinstance(observed, int | float) and isinstance(low, int | float)
         too_low = too_low and observed < low
-        return None, f"{cols[0]} {'ASC' if too_low else 'DESC'} NULLS LAST"
-    return None, ""
+        return None, False, f"{cols[0]} {'ASC' if too_low else 'DESC'} NULLS LAST"
+    return None, False, ""
 
 
 def explain_failures(
@@ -145,23 +148,24 @@ def explain_failures(
             out.append(GateFailure(subject, f"could not be evaluated: {f.error}"))
             continue
         bounds = _bounds(suite_path, metric, parameters)
-        pred, order = offending(metric, relation, batch_where, bounds, f.observed_value)
+        pred, again, order = offending(metric, relation, batch_where, bounds, f.observed_value)
         where = f"({batch_where})" + (f" AND ({pred})" if pred else "")
+        params = [*batch_params, *(batch_params if again else [])]
         if lineage:
             order = ", ".join(p for p in (order, "_source_file, _source_line") if p)
         try:
-            n = con.execute(f"SELECT count(*) FROM {relation} WHERE {where}", batch_params)
+            n = con.execute(f"SELECT count(*) FROM {relation} WHERE {where}", params)
             n = n.fetchone()[0]
             examples = con.execute(
                 f"SELECT * FROM {relation} WHERE {where} "
                 f"{'ORDER BY ' + order if order else ''} LIMIT {MAX_EXAMPLES}",
-                batch_params,
+                params,
             ).fetchall()
             files = (
                 con.execute(
                     f"SELECT _source_file, count(*), {line} FROM {relation} WHERE {where} "
                     "GROUP BY 1 ORDER BY 2 DESC, 1",
-                    batch_params,
+                    params,
                 ).fetchall()
                 if lineage
                 else []
