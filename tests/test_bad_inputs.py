@@ -275,6 +275,7 @@ def test_unreadable_file_fails_the_run_and_the_published_file_is_untouched(
     err = capsys.readouterr().err
     assert "nothing was published" in err
     assert "step raw__shopify_orders" in err and "shopify/orders.csv: the file is a ZIP" in err
+    assert "Traceback" not in err and "Stack Trace" not in err  # expected failure: no trace
     assert sha256(published) == before
     with duckdb.connect(str(published), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM customer_segments").fetchone() == (1,)

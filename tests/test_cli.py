@@ -174,6 +174,7 @@ def test_a_file_mostly_quarantined_stops_the_run_before_dbt_with_the_fix(
     failed_steps = [line for line in summary if line.startswith("  step ")]
     assert len(failed_steps) == 1, summary  # the ingest step; nothing downstream ran
     assert "gx_critical" not in "\n".join(summary)
+    assert "Traceback" not in err and "Stack Trace" not in err
     assert not (segments_env["warehouse"] / "segments.duckdb").exists()
     with duckdb.connect(str(segments_env["warehouse"] / "build.duckdb"), read_only=True) as con:
         built = con.execute(

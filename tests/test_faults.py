@@ -377,7 +377,11 @@ def test_failing_critical_expectation_keeps_the_published_checksum(scenario: Sce
     assert scenario.gx_succeeded is False
     assert after == before
     assert "nothing was published" in scenario.gx_stderr
-    assert "raw/shopify_orders: gx_critical" in scenario.gx_stderr
+    assert "check raw/shopify_orders:gx_critical failed (ERROR): null_share(email)" in (
+        scenario.gx_stderr
+    )
+    assert "files: shopify/late_adjustment.csv (120 rows" in scenario.gx_stderr
+    assert "Traceback" not in scenario.gx_stderr and "Stack Trace" not in scenario.gx_stderr
 
 
 def test_export_after_a_failed_gate_serves_the_published_data(scenario: Scenario) -> None:
