@@ -1,8 +1,9 @@
 """Two runs at once, and a run killed with SIGKILL during dbt, with real `segments` processes.
 
-One scenario (about two runs' time): run A starts; while its dbt build runs, run B is started
+One scenario (about three runs' time): run A starts; while its dbt build runs, run B is started
 and `segments quarantine` reads the quarantine; then A alone (not its process group) is
-SIGKILLed, leaving its `dbt build` child behind; `segments status` is asked; run C runs.
+SIGKILLed, leaving its `dbt build` child behind; `segments status` is asked; run C runs, and
+as soon as it holds the warehouse run D starts with `--wait`: it waits for C, then runs.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class Scenario:
     run_c: Outcome | None = None
     orphan_alive_after_c: bool = True
     run_a_status: str = ""
+    run_c_id: str = ""
+    waiting_run: Outcome | None = None  # run D: `segments run --wait` while C runs
     run_a_stderr: str = ""
     leftovers: list[str] = field(default_factory=list)
 
@@ -115,7 +118,26 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
             # clean-up can end it (SIGTERM stays pending on a stopped process; SIGKILL not).
             os.kill(sc.orphan_pid, signal.SIGSTOP)
         sc.status = cli(env, "-m", "pipelines.cli", "status", timeout=120)
-        sc.run_c = cli(env, *RUN)
+        # Run C, and while it holds the warehouse, run D with --wait: D waits, then runs.
+        c_log = root / "run_c.log"
+        with c_log.open("w") as out:
+            started = time.monotonic()
+            run_c = subprocess.Popen(
+                [sys.executable, *RUN], cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out
+            )
+            try:
+                holder = None
+                deadline = time.monotonic() + 120
+                while holder is None or holder.run_id == sc.run_a_id:
+                    assert run_c.poll() is None, c_log.read_text()[-3000:]
+                    assert time.monotonic() < deadline, "run C never took the warehouse"
+                    holder = runlock.is_held(warehouse)
+                    time.sleep(0.05)
+                sc.run_c_id = holder.run_id
+                sc.waiting_run = cli(env, *RUN, "--wait")
+            finally:
+                run_c.wait(timeout=600)
+        sc.run_c = Outcome(run_c.returncode, "", c_log.read_text(), time.monotonic() - started)
         sc.orphan_alive_after_c = alive(sc.orphan_pid)
         sc.leftovers = sorted(p.name for p in warehouse.glob(".*.tmp*"))
         sc.leftovers += (
@@ -162,3 +184,16 @@ def test_killed_run_is_marked_failed_and_the_next_run_cleans_up(scenario: Scenar
     assert f"run {scenario.run_a_id} " in run_c.stderr  # named in the clean-up warning
     assert not scenario.orphan_alive_after_c
     assert scenario.leftovers == []
+
+
+def test_a_run_with_wait_waits_for_the_running_run_then_succeeds(scenario: Scenario) -> None:
+    waiting, run_c = scenario.waiting_run, scenario.run_c
+    assert waiting is not None and run_c is not None
+    assert run_c.rc == 0, run_c.stderr[-3000:]
+    assert waiting.rc == 0, waiting.stderr[-3000:]
+    assert "Traceback" not in waiting.stderr
+    # it said in one line whom it waits for (C, and since when), then ran to the end
+    waits = [line for line in waiting.stdout.splitlines() if line.startswith("waiting ")]
+    assert len(waits) == 1 and f"run {scenario.run_c_id} (pid " in waits[0], waiting.stdout
+    assert "since " in waits[0]
+    assert " succeeded: as of " in waiting.stdout
