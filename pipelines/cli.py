@@ -501,6 +501,30 @@ def main(argv: list[str] | None = None) -> int:
     except _settings.SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if not _is_definition_error(exc):
+            raise
+        # A segment YAML or an expectation suite that the code location cannot load: the
+        # message names the file and line; a stack trace would only bury it.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+# Errors of files the code location reads when it loads (module, class): a raised one has
+# been imported, so nothing is imported here for the commands that never load them.
+DEFINITION_ERRORS = (
+    ("pipelines.defs.segments.definition", "SegmentDefinitionError"),
+    ("pipelines.lib.gx", "SuiteFileError"),
+    ("pipelines.lib.profile", "MetricError"),
+)
+
+
+def _is_definition_error(exc: Exception) -> bool:
+    for module, name in DEFINITION_ERRORS:
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None and isinstance(exc, cls):
+            return True
+    return False
 
 
 if __name__ == "__main__":

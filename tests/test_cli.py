@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -182,3 +183,22 @@ def test_a_file_mostly_quarantined_stops_the_run_before_dbt_with_the_fix(
             "where table_schema not in ('raw', 'quarantine', 'meta')"
         ).fetchall()
     assert built == [], built  # dbt never started
+
+
+def test_a_broken_segment_definition_stops_the_run_in_one_line_without_a_trace(
+    segments_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A segment YAML the code location cannot load used to end `segments run` in a traceback.
+    folder = segments_env["root"] / "segments"
+    folder.mkdir()
+    (folder / "broken.yml").write_text("name: broken\nwhere: [unclosed\n", encoding="utf-8")
+    (segments_env["landing"] / "crm").mkdir()
+    (segments_env["landing"] / "crm" / "contacts.csv").write_text("email\na@example.com\n")
+    monkeypatch.setenv("SEGMENTS_DEFINITIONS_DIR", str(folder))
+
+    done = segments(segments_env, "run", "--as-of", "2024-03-31")
+
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and 'File "' not in done.stderr
+    assert done.stderr.startswith("error: 1 problem in dynamic segment definitions")
+    assert f"{folder / 'broken.yml'}, line 3" in done.stderr, done.stderr
