@@ -171,10 +171,11 @@ def explain_failures(
                 else []
             )
         except duckdb.Error as exc:
-            out.append(GateFailure(subject, f"its rows could not be looked up ({exc})"))
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            out.append(GateFailure(subject, f"its rows could not be looked up ({first})"))
             continue
         rows = (
-            f"{plural(n, 'row')} of {total:,} in {batch_label} break it"
+            f"{plural(n, 'row')} of {total:,} in {batch_label} {'breaks' if n == 1 else 'break'} it"
             if pred
             else f"{plural(n, 'row')} in {batch_label}"
         )

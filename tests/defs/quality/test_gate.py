@@ -205,7 +205,7 @@ def test_failed_raw_expectation_stops_the_publish_and_says_why(env) -> None:
     assert "| `min(total)` | -5.0 | >= 0 | Find the line in the run's files" in table
     # The description (also metadata `gate_failure`): the rows behind it, with file and line.
     assert failed.description.startswith("min(total) = -5, expected >= 0 (No negative order")
-    assert "1 row of 1 in the batch break it; files: " in failed.description
+    assert "1 row of 1 in the batch breaks it; files: " in failed.description
     assert "\n  e.g. " in failed.metadata["gate_failure"].value
     assert "| `rows` | 1 |" in failed.metadata["profile"].value
 

@@ -80,7 +80,7 @@ def test_min_and_duplicates_name_exactly_the_offending_rows(con) -> None:
         _failed("min(total)", "-5.0", ">= 0"),
         _failed("duplicates(order_name, line_number_in_order)", "1", "<= 0"),
     )
-    assert low.detail.startswith("1 row of 4 in the batch break it; files: shopify/new.csv (1 row")
+    assert low.detail.startswith("1 row of 4 in the batch breaks it; files: shopify/new.csv (1 row")
     assert [e.split(":")[0] for e in dup.examples] == [
         "shopify/new.csv line 2",
         "shopify/new.csv line 3",
