@@ -5,6 +5,7 @@
     int_customer_purchase_history (macros/as_of.sql). Tickets belong to a customer by the
     requester's email.
 -#}
+{{ config(materialized='as_of_table') }}
 with
 
 tickets as (
@@ -16,7 +17,9 @@ identity as (
 ),
 
 run_dates as (
+    -- the run's as-of dates, or one batch of them (materialization as_of_table)
     select * from {{ ref('stg_meta__run_as_of_dates') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 support_days as (
