@@ -54,7 +54,9 @@ AS_OF_TABLES = (
     "intermediate.int_customer_purchase_history",
     "intermediate.int_customer_engagement_history",
     "intermediate.int_customer_support_history",
+    "intermediate.int_rfm_values",
     "marts.customer_facts",
+    "marts.rfm_scores",
 )
 
 
