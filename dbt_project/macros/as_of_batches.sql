@@ -88,7 +88,7 @@
     {%- endcall %}
     {% for batch in batches[1:] %}
         {% call statement('as_of_batch_' ~ loop.index) -%}
-            insert into {{ intermediate_relation }} {{ as_of_batch_sql(compiled_code, batch) }}
+            insert into {{ intermediate_relation }} by name {{ as_of_batch_sql(compiled_code, batch) }}
         {%- endcall %}
     {% endfor %}
 
