@@ -105,3 +105,65 @@
 
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+
+{#
+    The incremental counterpart (segment_profiles, segment_transitions: incremental on
+    as_of_date, each date computed on its own): on a new table or --full-refresh it builds like
+    `as_of_table`; on an existing table, per batch, it deletes the rows of the batch's run dates
+    and inserts the batch's rows (delete+insert on `unique_key`, the as-of date column). New
+    columns follow the model's on_schema_change, as dbt's incremental materialization does.
+#}
+{% materialization as_of_incremental, adapter='duckdb' %}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set date_column = config.require('unique_key') -%}
+    {%- set dates_relation = as_of_relation('stg_meta__run_as_of_dates') -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+    {%- set batches = as_of_batches() -%}
+
+    {% if existing_relation is none or existing_relation.is_view or should_full_refresh() %}
+        {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+        {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
+        {% call statement('main') -%}
+            {{ create_table_as(False, intermediate_relation, as_of_batch_sql(compiled_code, batches[0])) }}
+        {%- endcall %}
+        {% for batch in batches[1:] %}
+            {% call statement('as_of_batch_' ~ loop.index) -%}
+                insert into {{ intermediate_relation }} by name {{ as_of_batch_sql(compiled_code, batch) }}
+            {%- endcall %}
+        {% endfor %}
+        {% if existing_relation is not none %}
+            {{ adapter.drop_relation(existing_relation) }}
+        {% endif %}
+        {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+    {% else %}
+        {#- the new schema, from the query's plan (no rows), for on_schema_change -#}
+        {%- set schema_relation = make_intermediate_relation(target_relation, suffix='__dbt_schema') -%}
+        {{ drop_relation_if_exists(load_cached_relation(schema_relation)) }}
+        {% call statement('as_of_schema') -%}
+            {{ create_table_as(False, schema_relation, 'select * from (' ~ as_of_batch_sql(compiled_code, batches[0]) ~ ') limit 0') }}
+        {%- endcall %}
+        {% do process_schema_changes(config.get('on_schema_change', 'ignore'), schema_relation, existing_relation) %}
+        {{ adapter.drop_relation(schema_relation) }}
+        {% for batch in batches %}
+            {% call statement('main' if loop.first else 'as_of_batch_' ~ loop.index) -%}
+                delete from {{ target_relation }}
+                where {{ date_column }} in (
+                    select as_of_date from {{ dates_relation }}
+                    where as_of_date between cast('{{ batch[0] }}' as date) and cast('{{ batch[1] }}' as date)
+                );
+                insert into {{ target_relation }} by name {{ as_of_batch_sql(compiled_code, batch) }}
+            {%- endcall %}
+        {% endfor %}
+    {% endif %}
+
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {% do persist_docs(target_relation, model) %}
+    {{ adapter.commit() }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

@@ -58,6 +58,8 @@ AS_OF_TABLES = (
     "marts.customer_facts",
     "marts.rfm_scores",
 )
+# ... and the incremental history tables built the same way (materialization as_of_incremental)
+AS_OF_INCREMENTAL_TABLES = ("marts.segment_profiles", "marts.segment_transitions")
 
 
 def build(db: Path, work_dir: Path, dates: list[date], env: dict[str, str] | None = None) -> str:
@@ -102,6 +104,18 @@ def batched_db(raw_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(raw_db, db)
     log = build(db, work, DATES, env={"SEGMENTS_AS_OF_BATCH_ROWS": str(BATCH_ROWS)})
     (work / "dbt.log").write_text(log)
+    return db
+
+
+@pytest.fixture(scope="module")
+def batched_incremental_db(raw_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A first refresh and a later range run (a backfill), each computed in batches of dates."""
+    work = tmp_path_factory.mktemp("batched_incremental")
+    db = work / "build.duckdb"
+    shutil.copy(raw_db, db)
+    env = {"SEGMENTS_AS_OF_BATCH_ROWS": str(BATCH_ROWS)}
+    build(db, work, DATES[:4], env=env)
+    build(db, work, DATES[4:], env=env)
     return db
 
 
@@ -187,7 +201,7 @@ def test_the_fixture_makes_several_batches(batched_db):
     assert 1 <= per_batch < len(DATES) / 2
     batches = -(-len(DATES) // per_batch)
     log = (batched_db.parent / "dbt.log").read_text()
-    for table in AS_OF_TABLES:
+    for table in AS_OF_TABLES + AS_OF_INCREMENTAL_TABLES:
         name = table.split(".")[1]
         assert f"{name}: {len(DATES)} as-of dates in {batches} batch(es)" in log, name
 
@@ -197,3 +211,12 @@ def test_a_first_refresh_in_batches_of_dates_equals_one_pass(scratch_db, batched
     rows, only_batched, only_one_pass = differences(batched_db, scratch_db, table)
     assert rows > 0
     assert (only_batched, only_one_pass) == (0, 0)
+
+
+@pytest.mark.parametrize("table", HISTORY_TABLES)
+def test_incremental_runs_in_batches_of_dates_equal_a_rebuild(
+    scratch_db, batched_incremental_db, table
+):
+    rows, only_batched, only_rebuild = differences(batched_incremental_db, scratch_db, table)
+    assert rows > 0
+    assert (only_batched, only_rebuild) == (0, 0)
