@@ -113,6 +113,12 @@
     `as_of_table`; on an existing table, per batch, it deletes the rows of the batch's run dates
     and inserts the batch's rows (delete+insert on `unique_key`, the as-of date column). New
     columns follow the model's on_schema_change, as dbt's incremental materialization does.
+
+    A model that continues from its own earlier rows (segment_snapshots: change dates carry on
+    from the last snapshot before the batch) reads `{{ this }}` on every build and declares the
+    columns it reads in `as_of_reads_own_rows` ({column: type}). Its first build starts from an
+    empty table of those columns, builds the first batch, then adds each later batch to the
+    real table, so every batch sees the batches before it: the same rows as one pass.
 #}
 {% materialization as_of_incremental, adapter='duckdb' %}
     {%- set existing_relation = load_cached_relation(this) -%}
@@ -124,21 +130,50 @@
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
     {%- set batches = as_of_batches() -%}
 
+    {%- set own_rows = config.get('as_of_reads_own_rows') -%}
     {% if existing_relation is none or existing_relation.is_view or should_full_refresh() %}
         {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
         {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
+        {%- set backup_relation = none -%}
+        {% if existing_relation is not none %}
+            {%- set backup_relation = make_backup_relation(target_relation, existing_relation.type) -%}
+            {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
+            {{ adapter.rename_relation(existing_relation, backup_relation) }}
+        {% endif %}
+        {% if own_rows %}
+            {% call statement('as_of_own_rows') -%}
+                create table {{ target_relation }} (
+                    {%- for column, type in own_rows.items() %}
+                    {{ adapter.quote(column) }} {{ type }}{{ "," if not loop.last }}
+                    {%- endfor %}
+                )
+            {%- endcall %}
+        {% endif %}
         {% call statement('main') -%}
             {{ create_table_as(False, intermediate_relation, as_of_batch_sql(compiled_code, batches[0])) }}
         {%- endcall %}
-        {% for batch in batches[1:] %}
-            {% call statement('as_of_batch_' ~ loop.index) -%}
-                insert into {{ intermediate_relation }} by name {{ as_of_batch_sql(compiled_code, batch) }}
+        {% if not own_rows %}
+            {% for batch in batches[1:] %}
+                {% call statement('as_of_batch_' ~ loop.index) -%}
+                    insert into {{ intermediate_relation }} by name {{ as_of_batch_sql(compiled_code, batch) }}
+                {%- endcall %}
+            {% endfor %}
+        {% else %}
+            {% call statement('as_of_own_rows_drop') -%}
+                drop table {{ target_relation }}
             {%- endcall %}
-        {% endfor %}
-        {% if existing_relation is not none %}
-            {{ adapter.drop_relation(existing_relation) }}
         {% endif %}
         {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+        {% if own_rows %}
+            {% for batch in batches[1:] %}
+                {% call statement('as_of_batch_' ~ loop.index) -%}
+                    insert into {{ target_relation }} by name {{ as_of_batch_sql(compiled_code, batch) }}
+                {%- endcall %}
+            {% endfor %}
+        {% endif %}
+        {% if backup_relation is not none %}
+            {{ adapter.drop_relation(backup_relation) }}
+        {% endif %}
     {% else %}
         {#- the new schema, from the query's plan (no rows), for on_schema_change -#}
         {%- set schema_relation = make_intermediate_relation(target_relation, suffix='__dbt_schema') -%}

@@ -59,7 +59,11 @@ AS_OF_TABLES = (
     "marts.rfm_scores",
 )
 # ... and the incremental history tables built the same way (materialization as_of_incremental)
-AS_OF_INCREMENTAL_TABLES = ("marts.segment_profiles", "marts.segment_transitions")
+AS_OF_INCREMENTAL_TABLES = (
+    "marts.segment_snapshots",
+    "marts.segment_profiles",
+    "marts.segment_transitions",
+)
 
 
 def build(db: Path, work_dir: Path, dates: list[date], env: dict[str, str] | None = None) -> str:
