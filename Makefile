@@ -25,8 +25,10 @@ MANIFEST := $(DBT_DIR)/target/manifest.json
 DBT_SOURCES := $(shell find $(DBT_DIR) -path $(DBT_DIR)/target -prune -o -path $(DBT_DIR)/logs -prune \
 	-o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.yaml' -o -name '*.csv' \) -print)
 
+# parsed with the pipeline's own dbt settings (pipelines/defs/warehouse/project.py), so the first
+# run's dbt starts from this parse instead of parsing the project again
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)
-	$(DBT) parse --quiet --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR)
+	$(BIN)/python -c 'from pipelines.defs.warehouse.project import ensure_manifest; ensure_manifest(force=True)'
 	@touch $(MANIFEST)
 
 manifest: $(MANIFEST)

@@ -22,11 +22,17 @@ DbtRunner = Callable[..., subprocess.CompletedProcess]
 
 
 def run_dbt(
-    db: Path, work_dir: Path, *args: str, check: bool = True
+    db: Path,
+    work_dir: Path,
+    *args: str,
+    check: bool = True,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """`dbt <args>` on the project with `db` as the build database; raises with dbt's output."""
+    """`dbt <args>` on the project with `db` as the build database (and `env` on top of this
+    process's environment); raises with dbt's output."""
     env = {
         **os.environ,
+        **(env or {}),
         "SEGMENTS_BUILD_DB": str(db),
         "SEGMENTS_REPORTING_CURRENCY": "USD",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

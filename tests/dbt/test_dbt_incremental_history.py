@@ -1,6 +1,7 @@
 """History grows incrementally: built date by date (or in batches) it equals a from-scratch
-rebuild of the same dates, row for row; and a backfill of past dates never moves the present
-(customer_segments) back.
+rebuild of the same dates, row for row; a first refresh whose customer histories are computed
+in batches of as-of dates (materialization as_of_table) equals one computed in one pass; and a
+backfill of past dates never moves the present (customer_segments) back.
 
 Real dbt on DuckDB, on a small synthetic data set (raw_fixtures.write_synthetic: two years up
 to 2024-06-30, ~1,000 customers) so that RFM quintiles, transitions and profiles have real
@@ -48,10 +49,27 @@ HISTORY_TABLES = (
 NO_TESTS = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
 
 
-def build(db: Path, work_dir: Path, dates: list[date]) -> None:
+# The models built in batches of as-of dates when a run's dates do not fit in one batch.
+AS_OF_TABLES = (
+    "intermediate.int_customer_purchase_history",
+    "intermediate.int_customer_engagement_history",
+    "intermediate.int_customer_support_history",
+    "intermediate.int_rfm_values",
+    "marts.customer_facts",
+    "marts.rfm_scores",
+)
+# ... and the incremental history tables built the same way (materialization as_of_incremental)
+AS_OF_INCREMENTAL_TABLES = (
+    "marts.segment_snapshots",
+    "marts.segment_profiles",
+    "marts.segment_transitions",
+)
+
+
+def build(db: Path, work_dir: Path, dates: list[date], env: dict[str, str] | None = None) -> str:
     with duckdb.connect(str(db)) as con:
         set_as_of_dates(con, dates)
-    run_dbt(db, work_dir, "build", *NO_TESTS)
+    return run_dbt(db, work_dir, "build", *NO_TESTS, env=env).stdout
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +98,39 @@ def incremental_db(raw_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     for batch in BATCHES:
         build(db, work, batch)
     return db
+
+
+@pytest.fixture(scope="module")
+def batched_db(raw_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every date in one run, the customer histories computed a few dates at a time."""
+    work = tmp_path_factory.mktemp("batched")
+    db = work / "build.duckdb"
+    shutil.copy(raw_db, db)
+    log = build(db, work, DATES, env={"SEGMENTS_AS_OF_BATCH_ROWS": str(BATCH_ROWS)})
+    (work / "dbt.log").write_text(log)
+    return db
+
+
+@pytest.fixture(scope="module")
+def batched_incremental_db(raw_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A first refresh and a later range run (a backfill), each computed in batches of dates."""
+    work = tmp_path_factory.mktemp("batched_incremental")
+    db = work / "build.duckdb"
+    shutil.copy(raw_db, db)
+    env = {"SEGMENTS_AS_OF_BATCH_ROWS": str(BATCH_ROWS)}
+    build(db, work, DATES[:4], env=env)
+    build(db, work, DATES[4:], env=env)
+    return db
+
+
+def customers(db: Path) -> int:
+    return query(db, "select count(distinct customer_key) from intermediate.int_customer_identity")[
+        0
+    ][0]
+
+
+# Rows per batch: three as-of dates of every customer (the fixture has ~1,000).
+BATCH_ROWS = 3_000
 
 
 def differences(db: Path, other: Path, table: str, where: str = "true") -> tuple[int, int, int]:
@@ -146,3 +197,30 @@ def test_a_backfill_of_an_earlier_date_never_moves_the_present_back(incremental_
         later = f"as_of_date > date '{earlier}'"
         rows, only_here, only_before = differences(db, incremental_db, table, later)
         assert (only_here, only_before) == (0, 0), table
+
+
+def test_the_fixture_makes_several_batches(batched_db):
+    # 11 dates of 3 (or 2, 4: budget // customers) per batch: the test below means something
+    per_batch = max(BATCH_ROWS // customers(batched_db), 1)
+    assert 1 <= per_batch < len(DATES) / 2
+    batches = -(-len(DATES) // per_batch)
+    log = (batched_db.parent / "dbt.log").read_text()
+    for table in AS_OF_TABLES + AS_OF_INCREMENTAL_TABLES:
+        name = table.split(".")[1]
+        assert f"{name}: {len(DATES)} as-of dates in {batches} batch(es)" in log, name
+
+
+@pytest.mark.parametrize("table", AS_OF_TABLES + HISTORY_TABLES)
+def test_a_first_refresh_in_batches_of_dates_equals_one_pass(scratch_db, batched_db, table):
+    rows, only_batched, only_one_pass = differences(batched_db, scratch_db, table)
+    assert rows > 0
+    assert (only_batched, only_one_pass) == (0, 0)
+
+
+@pytest.mark.parametrize("table", HISTORY_TABLES)
+def test_incremental_runs_in_batches_of_dates_equal_a_rebuild(
+    scratch_db, batched_incremental_db, table
+):
+    rows, only_batched, only_rebuild = differences(batched_incremental_db, scratch_db, table)
+    assert rows > 0
+    assert (only_batched, only_rebuild) == (0, 0)

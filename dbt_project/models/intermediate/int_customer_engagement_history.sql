@@ -9,11 +9,14 @@
     points by recency.
 -#}
 {#- the daily table is read where needed, not through a CTE that DuckDB might materialise -#}
+{{ config(materialized='as_of_table') }}
 {%- set engagement_days = ref('int_customer_engagement_days') %}
 with
 
 run_dates as (
+    -- the run's as-of dates, or one batch of them (materialization as_of_table)
     select * from {{ ref('stg_meta__run_as_of_dates') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 bucket_days as (

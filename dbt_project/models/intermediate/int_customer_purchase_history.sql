@@ -16,6 +16,7 @@
     computed once per bucket, not per as-of date.
 -#}
 {#- the large tables are read where needed, not through CTEs that DuckDB might materialise -#}
+{{ config(materialized='as_of_table') }}
 {%- set purchase_days = ref('int_customer_purchase_days') %}
 {%- set transactions = ref('int_transactions_unified') %}
 with
@@ -25,7 +26,9 @@ purchase_gaps as (
 ),
 
 run_dates as (
+    -- the run's as-of dates, or one batch of them (materialization as_of_table)
     select * from {{ ref('stg_meta__run_as_of_dates') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 settings as (

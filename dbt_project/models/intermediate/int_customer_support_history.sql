@@ -2,34 +2,20 @@
     One row per customer (customer_id = identifier_id(customer_key)) per as-of date of the run
     on or after the customer's first support ticket: tickets and complaints to date and in the
     last 365 days (0..365 days before the as-of date). Set-based like
-    int_customer_purchase_history (macros/as_of.sql). Tickets belong to a customer by the
-    requester's email.
+    int_customer_purchase_history (macros/as_of.sql), from int_customer_support_days.
 -#}
+{{ config(materialized='as_of_table') }}
 with
 
-tickets as (
-    select * from {{ ref('stg_support__tickets') }}
-),
-
-identity as (
-    select * from {{ ref('int_customer_identity') }}
-),
-
 run_dates as (
+    -- the run's as-of dates, or one batch of them (materialization as_of_table)
     select * from {{ ref('stg_meta__run_as_of_dates') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 support_days as (
-    select
-        {{ identifier_id('identity.customer_key') }} as customer_id,
-        cast(tickets.created_at as date) as activity_date,
-        count(*) as tickets,
-        count(case when tickets.is_complaint then 1 end) as complaints
-    from tickets
-    inner join identity
-        on identity.identifier_id = {{ identifier_id(identifier("'email'", 'tickets.customer_email')) }}
-    where cast(tickets.created_at as date) <= (select max(as_of_date) from run_dates)
-    group by 1, 2
+    select * from {{ ref('int_customer_support_days') }}
+    where activity_date <= (select max(as_of_date) from run_dates)
 ),
 
 bucket_days as (

@@ -6,10 +6,12 @@
     (0..lookback days before the as-of date). Read from int_customer_purchase_history, which
     holds the lookback-window totals of every as-of date of the run.
 -#}
+{{ config(materialized='as_of_table') }}
 with
 
 purchase_history as (
     select * from {{ ref('int_customer_purchase_history') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 settings as (

@@ -232,6 +232,7 @@ def warehouse_models(
     by_id = {p.unique_id: p for p in problems}
     for check in failed_checks:
         yield _explained(check, by_id)
+    keep_partial_parse(invocation.target_path, dbt_project.project_dir / "target")
     prune_target_dirs(invocation.target_path.parent, keep=KEEP_TARGET_DIRS)
     if not invocation.is_successful():
         message = dbt_failures.summary(problems, skipped)
@@ -268,6 +269,23 @@ def _explained(
         description=text,
         metadata={**check.metadata, GATE_FAILURE_KEY: dg.MetadataValue.text(text)},
     )
+
+
+def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:
+    """Make this run's parse the one the next run starts from.
+
+    dagster-dbt seeds each invocation with the project's target/partial_parse.msgpack, but dbt
+    re-parses the whole project (~5 s) when the connection settings it was parsed with differ
+    (the build database path and DuckDB temp dir of this warehouse vs `make manifest`'s). The
+    run's own file carries this warehouse's settings: put it in place (atomically) so the next
+    run of the same warehouse parses only what changed."""
+    source = invocation_target / "partial_parse.msgpack"
+    if not source.exists():
+        return
+    project_target.mkdir(parents=True, exist_ok=True)
+    staged = project_target / f".partial_parse.{os.getpid()}.tmp"
+    shutil.copyfile(source, staged)
+    os.replace(staged, project_target / "partial_parse.msgpack")
 
 
 # dagster-dbt gives every invocation its own target dir (~14 MB: manifest, compiled SQL,

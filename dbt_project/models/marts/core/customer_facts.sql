@@ -18,6 +18,7 @@
     Demographics (country, city, gender, age band, consent) are the current values from
     dim_customers: the CRM export keeps no history. The age band is computed on the as-of date.
 -#}
+{{ config(materialized='as_of_table') }}
 with
 
 customers as (
@@ -25,19 +26,24 @@ customers as (
 ),
 
 run_dates as (
+    -- the run's as-of dates, or one batch of them (materialization as_of_table)
     select * from {{ ref('stg_meta__run_as_of_dates') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 purchase_history as (
     select * from {{ ref('int_customer_purchase_history') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 engagement_history as (
     select * from {{ ref('int_customer_engagement_history') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 support_history as (
     select * from {{ ref('int_customer_support_history') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 age_bands as (

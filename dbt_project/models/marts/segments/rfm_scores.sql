@@ -14,10 +14,12 @@
 
     fm_score = (f_score + m_score + 1) // 2, the mean of F and M rounded half up.
 -#}
+{{ config(materialized='as_of_table') }}
 with
 
 rfm_values as (
     select * from {{ ref('int_rfm_values') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 settings as (

@@ -1,7 +1,6 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
+        materialized='as_of_incremental',
         unique_key='as_of_date',
         on_schema_change='append_new_columns'
     )
@@ -20,10 +19,12 @@ with
 
 snapshots as (
     select * from {{ ref('segment_snapshots') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 facts as (
     select * from {{ ref('customer_facts') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 customers as (
@@ -31,7 +32,9 @@ customers as (
 ),
 
 run_dates as (
+    -- the run's as-of dates, or one batch of them (materialization as_of_incremental)
     select * from {{ ref('stg_meta__run_as_of_dates') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 settings as (

@@ -1,8 +1,13 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
+        materialized='as_of_incremental',
         unique_key='as_of_date',
+        as_of_reads_own_rows={
+            'customer_key': 'varchar',
+            'as_of_date': 'date',
+            'rfm_segment': 'varchar',
+            'rfm_segment_changed_date': 'date',
+        },
         on_schema_change='append_new_columns'
     )
 }}
@@ -26,10 +31,12 @@ with
 
 facts as (
     select * from {{ ref('customer_facts') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 rfm as (
     select * from {{ ref('rfm_segments') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 settings as (
@@ -37,7 +44,9 @@ settings as (
 ),
 
 run_dates as (
+    -- the run's as-of dates, or one batch of them (materialization as_of_incremental)
     select * from {{ ref('stg_meta__run_as_of_dates') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 vip_cutoffs as (
@@ -77,7 +86,8 @@ labels as (
         and facts.as_of_date = rfm.as_of_date
 ),
 
-{% if is_incremental() %}
+{#- as_of_incremental reads this table on every build (a first build: empty) -#}
+{% if is_incremental() or config.get('materialized') == 'as_of_incremental' %}
 last_earlier_snapshot as (
     -- the latest snapshot before this run's first as-of date, to continue the change dates from
     select

@@ -1,7 +1,6 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
+        materialized='as_of_incremental',
         unique_key='as_of_date',
         on_schema_change='append_new_columns'
     )
@@ -21,7 +20,9 @@ snapshots as (
 ),
 
 run_dates as (
+    -- the run's as-of dates, or one batch of them (materialization as_of_incremental)
     select * from {{ ref('stg_meta__run_as_of_dates') }}
+    where {{ as_of_batch_filter('as_of_date') }}
 ),
 
 snapshot_dates as (
