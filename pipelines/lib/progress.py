@@ -282,6 +282,8 @@ def _ingest_text(metadata: dict[str, object], ok: bool) -> str:
     skipped = int(metadata.get("files_skipped", 0) or 0) + int(
         metadata.get("redrops_skipped", 0) or 0
     )
+    if not (loaded or quarantined or files or skipped) and ok:
+        return f"{'-':>9} nothing new"
     text = f"{loaded:>9,} rows from {files} new file(s)"
     if quarantined:
         text += f", {quarantined:,} quarantined"
