@@ -159,9 +159,10 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
         result = execute()
     else:
         # dagster-dbt prints dbt's node log to stdout, libraries warn on stderr: both go to
-        # the log file, next to the events; the stage lines go to the real stdout.
+        # the log file, next to the events; the stage lines go to the real stdout, the
+        # steps' warnings to the real stderr.
         with (
-            progress.showing(sys.stdout),
+            progress.showing(sys.stdout, sys.stderr),
             open(log_path, "a", encoding="utf-8", buffering=1) as sink,
             contextlib.redirect_stdout(sink),
             contextlib.redirect_stderr(sink),

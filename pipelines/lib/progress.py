@@ -88,8 +88,9 @@ def _is_check_step(step_key: str) -> bool:
 class StageProgress:
     """Stage lines from Dagster log records (fed by the `stage_progress` logger)."""
 
-    def __init__(self, out: TextIO, tty: bool | None = None) -> None:
+    def __init__(self, out: TextIO, err: TextIO | None = None, tty: bool | None = None) -> None:
         self.out = out
+        self.err = err or out
         self.tty = out.isatty() if tty is None else tty
         self.t0 = time.monotonic()
         self.steps: dict[str, _Step] = {}
@@ -103,12 +104,14 @@ class StageProgress:
     def _elapsed(self, at: float | None = None) -> str:
         return f"[{(at or time.monotonic()) - self.t0:6.1f}s]"
 
-    def _write_line(self, text: str) -> None:
+    def _write_line(self, text: str, stream: TextIO | None = None) -> None:
         if self._pending:
             self.out.write("\r" + " " * 100 + "\r")
+            self.out.flush()
             self._pending = False
-        self.out.write(text + "\n")
-        self.out.flush()
+        stream = stream or self.out
+        stream.write(text + "\n")
+        stream.flush()
         self.lines += 1
 
     def _redraw(self, text: str, force: bool = False) -> None:
@@ -222,7 +225,8 @@ class StageProgress:
         text = str(meta.get("orig_message") or record.getMessage()).strip().splitlines()
         if text:
             self._write_line(
-                f"{self._elapsed()} {'':<{LABEL}} {record.levelname.lower()}: {text[0]}"
+                f"{self._elapsed()} {'':<{LABEL}} {record.levelname.lower()}: {text[0]}",
+                self.err,
             )
 
     def finish(self) -> None:
@@ -295,10 +299,13 @@ def _ingest_text(metadata: dict[str, object], ok: bool) -> str:
 
 
 @contextmanager
-def showing(out: TextIO, tty: bool | None = None) -> Iterator[StageProgress]:
-    """Stage lines of the run executed inside this block go to `out`."""
+def showing(
+    out: TextIO, err: TextIO | None = None, tty: bool | None = None
+) -> Iterator[StageProgress]:
+    """Stage lines of the run executed inside this block go to `out`, its warnings and
+    errors to `err`."""
     global _active
-    progress = StageProgress(out, tty)
+    progress = StageProgress(out, err, tty)
     with _lock:
         _active = progress
     try:
