@@ -114,6 +114,7 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
             return False
         print(f"waiting (up to {wait_seconds:.0f} s) for {holder.describe()} to finish")
     from pipelines.definitions import defs
+    from pipelines.defs.ingest.assets import LAYOUT_CHECKED_TAG
     from pipelines.lib.partitions import AS_OF
 
     first = AS_OF.start.date()
@@ -129,7 +130,8 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
         )
     job = defs.resolve_job_def("refresh")
     instance = dg.DagsterInstance.get()
-    tags = {RUN_WAIT_TAG: str(int(wait_seconds))}
+    # landing_precheck ran before this (cmd_run / cmd_backfill): the ingest steps skip it
+    tags = {RUN_WAIT_TAG: str(int(wait_seconds)), LAYOUT_CHECKED_TAG: "true"}
     if start != end:
         tags |= {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
     run_id = str(uuid.uuid4())  # known before the run starts: it names the log file

@@ -16,6 +16,7 @@ and a reader in another process blocks it). So:
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,7 +125,24 @@ def _open_source(cfg: _settings.Settings) -> Iterator[tuple[duckdb.DuckDBPyConne
             )
         con = duckdb.connect(":memory:")
         try:
-            con.execute(f"attach {sql_str(os.fspath(path))} as src (read_only)")
+            try:
+                con.execute(f"attach {sql_str(os.fspath(path))} as src (read_only)")
+            except duckdb.IOException as exc:
+                # another process holds build.duckdb without the warehouse lock (a killed
+                # run's dbt child, before the next run ends it): read the copy instead
+                copy = copy_path(cfg)
+                if path == copy or "lock" not in str(exc).lower() or not copy.exists():
+                    raise
+                age = datetime.fromtimestamp(copy.stat().st_mtime, UTC)
+                con.execute(f"attach {sql_str(os.fspath(copy))} as src (read_only)")
+                holder = re.search(r"PID (\d+)", str(exc))
+                who = f"process {holder.group(1)}" if holder else "another process"
+                origin = (
+                    f"{cfg.build_db} is locked by {who} outside the warehouse lock (a killed "
+                    "run's dbt?); "
+                    f"showing the copy written at the end of the last run "
+                    f"({age:%Y-%m-%d %H:%M:%S} UTC): {copy}"
+                )
             yield con, origin
         finally:
             con.close()

@@ -116,9 +116,14 @@ def describe_loads(cfg: _settings.Settings) -> list[str]:
     """Loaded / quarantined rows per source, then per file for the files with quarantined
     rows or an error (top reasons first). Safe while a run is going: it reads the copy the
     last run left, like `segments quarantine` (pipelines/quarantine.py)."""
+    import duckdb
+
     from pipelines.quarantine import file_loads
 
-    origin, files = file_loads(cfg)
+    try:
+        origin, files = file_loads(cfg)
+    except duckdb.Error as exc:  # status must always print the rest
+        return [f"loads:      cannot be read now ({str(exc).splitlines()[0]})"]
     if files is None:
         return [f"loads:      {origin}"]
     if not files:

@@ -247,7 +247,8 @@ def _unknown_note(sizes: tuple[tuple[str, int], ...]) -> str:
     if not unknown:
         return ""
     return (
-        f'<p class="na">{unknown:,} of {total:,} customers ({unknown / total:.0%}) are '
+        f'<p class="na unknown-note">{unknown:,} of {total:,} customers '
+        f"({unknown / total:.0%}) are "
         f"<em>{UNKNOWN}</em>: no data to label them in this family (no engagement events, or "
         "no orders from a source that records discounts).</p>"
     )
