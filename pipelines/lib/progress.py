@@ -96,6 +96,7 @@ class StageProgress:
         self.steps: dict[str, _Step] = {}
         self.planned: dict[str, int] = {}
         self.stage: _Stage | None = None
+        self.skipped: list[str] = []
         self.lines = 0
         self._drawn = 0.0
         self._pending = False  # a redrawable line is on the terminal
@@ -231,6 +232,11 @@ class StageProgress:
 
     def finish(self) -> None:
         self._flush_stage()
+        if self.skipped:
+            self._write_line(
+                f"{self._elapsed()} {'skipped':<{LABEL}} {len(self.skipped)} step(s), after a "
+                f"failed step or blocking check: {_names(self.skipped)}"
+            )
         if self._pending:
             self.out.write("\r" + " " * 100 + "\r")
             self.out.flush()
@@ -269,7 +275,7 @@ class StageProgress:
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and key:
             self.step_finished(key, ok=kind == "STEP_SUCCESS")
         elif kind == "STEP_SKIPPED" and key:
-            self.step_finished(key, ok=False)
+            self.skipped.append(key)
 
 
 def _names(names: list[str], shown: int = 3) -> str:
