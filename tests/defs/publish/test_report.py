@@ -122,7 +122,8 @@ def test_report_renders_in_headless_chromium(full_build: Path, tmp_path: Path, c
     assert int(marks["rfm-grid"]) == 25
     # nothing to warn about in the synthetic build: no rule-warning box, no unknown notes
     assert (
-        'data-rule-warnings="0"' in body.group(0) and "rule-warnings" not in result.path.read_text()
+        'data-rule-warnings="0"' in body.group(0)
+        and 'id="rule-warnings"' not in result.path.read_text()
     )
 
 
