@@ -17,6 +17,7 @@ the code location and switched on by the CLI through run config (`loggers:`). A 
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -99,6 +100,8 @@ class StageProgress:
         self.skipped: list[str] = []
         self.lines = 0
         self._drawn = 0.0
+        # a redrawn line must not wrap, or "\r" cannot go back over it
+        self.width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
         self._pending = False  # a redrawable line is on the terminal
 
     # -- output ---------------------------------------------------------------------------
@@ -107,7 +110,7 @@ class StageProgress:
 
     def _write_line(self, text: str, stream: TextIO | None = None) -> None:
         if self._pending:
-            self.out.write("\r" + " " * 100 + "\r")
+            self.out.write("\r" + " " * self.width + "\r")
             self.out.flush()
             self._pending = False
         stream = stream or self.out
@@ -122,7 +125,7 @@ class StageProgress:
         if not force and now - self._drawn < REDRAW_EVERY_S:
             return
         self._drawn = now
-        self.out.write("\r" + text[:99].ljust(99))
+        self.out.write("\r" + text[: self.width].ljust(self.width))
         self.out.flush()
         self._pending = True
 
@@ -238,7 +241,7 @@ class StageProgress:
                 f"failed step or blocking check: {_names(self.skipped)}"
             )
         if self._pending:
-            self.out.write("\r" + " " * 100 + "\r")
+            self.out.write("\r" + " " * self.width + "\r")
             self.out.flush()
             self._pending = False
 
