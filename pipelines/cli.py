@@ -156,6 +156,7 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
         tags=tags,
         raise_on_error=False,
     )
+    planned = progress.planned_per_step(defs.assets or [])
     began = time.monotonic()
     if verbose:
         result = execute()
@@ -164,7 +165,7 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
         # the log file, next to the events; the stage lines go to the real stdout, the
         # steps' warnings to the real stderr.
         with (
-            progress.showing(sys.stdout, sys.stderr),
+            progress.showing(sys.stdout, sys.stderr, planned=planned),
             open(log_path, "a", encoding="utf-8", buffering=1) as sink,
             contextlib.redirect_stdout(sink),
             contextlib.redirect_stderr(sink),

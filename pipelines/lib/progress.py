@@ -89,13 +89,20 @@ def _is_check_step(step_key: str) -> bool:
 class StageProgress:
     """Stage lines from Dagster log records (fed by the `stage_progress` logger)."""
 
-    def __init__(self, out: TextIO, err: TextIO | None = None, tty: bool | None = None) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        err: TextIO | None = None,
+        tty: bool | None = None,
+        planned: dict[str, int] | None = None,
+    ) -> None:
         self.out = out
         self.err = err or out
         self.tty = out.isatty() if tty is None else tty
         self.t0 = time.monotonic()
         self.steps: dict[str, _Step] = {}
-        self.planned: dict[str, int] = {}
+        # materialisations + check evaluations each step will report (planned_per_step)
+        self.planned: dict[str, int] = dict(planned or {})
         self.stage: _Stage | None = None
         self.skipped: list[str] = []
         self.lines = 0
@@ -255,9 +262,7 @@ class StageProgress:
             return
         kind = event.event_type_value
         key = event.step_key or step_key
-        if kind in ("ASSET_MATERIALIZATION_PLANNED", "ASSET_CHECK_EVALUATION_PLANNED") and key:
-            self.planned[key] = self.planned.get(key, 0) + 1
-        elif kind == "STEP_START" and key:
+        if kind == "STEP_START" and key:
             self.step_started(key)
         elif kind == "ASSET_MATERIALIZATION" and key in self.steps:
             step = self.steps[key]
@@ -281,6 +286,18 @@ class StageProgress:
             self.skipped.append(key)
 
 
+def planned_per_step(assets_defs) -> dict[str, int]:
+    """Materialisations + check evaluations each step (op) of a whole-job run reports: the
+    total of the dbt build's counter (Dagster's own "planned" events reach the event log,
+    not the loggers)."""
+    planned: dict[str, int] = {}
+    for a in assets_defs:
+        if isinstance(a, dg.AssetsDefinition) and a.is_executable:
+            name = a.node_def.name
+            planned[name] = planned.get(name, 0) + len(a.keys) + len(a.check_keys)
+    return planned
+
+
 def _names(names: list[str], shown: int = 3) -> str:
     more = f" (+{len(names) - shown} more)" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
@@ -295,8 +312,9 @@ def _ingest_text(metadata: dict[str, object], ok: bool) -> str:
     skipped = int(metadata.get("files_skipped", 0) or 0) + int(
         metadata.get("redrops_skipped", 0) or 0
     )
-    if not (loaded or quarantined or files or skipped) and ok:
-        return f"{'-':>9} nothing new"
+    if not (loaded or quarantined or files) and ok:
+        before = f" ({skipped} file(s) loaded before)" if skipped else ""
+        return f"{'-':>9} nothing new{before}"
     text = f"{loaded:>9,} rows from {files} new file(s)"
     if quarantined:
         text += f", {quarantined:,} quarantined"
@@ -309,12 +327,15 @@ def _ingest_text(metadata: dict[str, object], ok: bool) -> str:
 
 @contextmanager
 def showing(
-    out: TextIO, err: TextIO | None = None, tty: bool | None = None
+    out: TextIO,
+    err: TextIO | None = None,
+    tty: bool | None = None,
+    planned: dict[str, int] | None = None,
 ) -> Iterator[StageProgress]:
     """Stage lines of the run executed inside this block go to `out`, its warnings and
-    errors to `err`."""
+    errors to `err`; `planned` gives the totals of the steps' counters."""
     global _active
-    progress = StageProgress(out, err, tty)
+    progress = StageProgress(out, err, tty, planned)
     with _lock:
         _active = progress
     try:
