@@ -224,6 +224,13 @@ class StageProgress:
             stage.details.append(f"customer_key secret: {step.metadata['action']}")
         elif name == "publish":
             stage.details.append(key.removeprefix("published__"))
+        elif name == "segments" and "segments" in step.metadata:
+            members = sum(
+                int(v) for k, v in step.metadata.items() if k.startswith("members_") and v
+            )
+            stage.details.append(
+                f"{step.metadata['segments']} dynamic segment(s), {members:,} members"
+            )
         elif name == "segments":
             stage.details.append(", ".join(k.to_user_string() for k in step.materialized) or key)
 
