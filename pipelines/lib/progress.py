@@ -235,11 +235,16 @@ class StageProgress:
             stage.details.append(", ".join(k.to_user_string() for k in step.materialized) or key)
 
     def message(self, record: logging.LogRecord, step_key: str | None) -> None:
-        """A plain log line (not an event): warnings and errors of our own steps are shown;
-        dagster-dbt's notes about dbt tests outside the check selection are not."""
-        if record.levelno < logging.WARNING or step_key == "warehouse_models":
-            return
+        """A plain log line (not an event): warnings and errors of our own steps, and what a
+        resource says (waiting for the warehouse), are shown; dagster-dbt's notes about dbt
+        tests outside the check selection are not."""
         meta = getattr(record, "dagster_meta", None) or {}
+        # resources speak rarely and matter (the warehouse lock: waiting for another run)
+        shown = record.levelno >= logging.WARNING or (
+            record.levelno >= logging.INFO and meta.get("resource_name")
+        )
+        if not shown or step_key == "warehouse_models":
+            return
         text = str(meta.get("orig_message") or record.getMessage()).strip().splitlines()
         if text:
             self._write_line(
