@@ -17,8 +17,12 @@ $DAGSTER_HOME (default `$SEGMENTS_WAREHOUSE_DIR/dagster_home`), so `make dev` sh
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
 import sys
+import time
+import uuid
 import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -72,7 +76,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 # Dagster's documented run tags for a single run over a range of partitions.
-VERBOSE_HELP = "print every Dagster event (DEBUG), not only INFO and above"
+VERBOSE_HELP = (
+    "print every Dagster event (DEBUG) and dbt's node log live instead of one line per stage "
+    "(they always go to the run's log file)"
+)
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
@@ -84,13 +91,14 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
     says so in one line and returns False, or with `wait` waits for it
     (SEGMENTS_RUN_WAIT_SECONDS, default 3600).
 
-    The console shows Dagster's INFO lines and above (dbt's summary, check results, warnings,
-    failures); every event (DEBUG: each step start, output, materialisation) still goes to the
-    Dagster instance's event log (`segments status`, `make dev`), and `verbose` prints them
-    too. Before, a sample run printed 6,000-8,000 DEBUG lines."""
+    The console shows one line per stage with the elapsed time (pipelines/lib/progress.py);
+    every Dagster event and dbt's node log go to `$SEGMENTS_WAREHOUSE_DIR/logs/<run>.log`,
+    whose path is printed first and last, and to the instance's event log (`segments status`,
+    `make dev`). `verbose` prints them live instead, as before. Before, a sample run printed
+    500-8,000 lines."""
     import dagster as dg
 
-    from pipelines.lib import runlock
+    from pipelines.lib import progress, runlock
     from pipelines.resources import DEFAULT_RUN_WAIT_SECONDS, RUN_WAIT_TAG
     from pipelines.status import failure_lines
 
@@ -106,6 +114,7 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
             return False
         print(f"waiting (up to {wait_seconds:.0f} s) for {holder.describe()} to finish")
     from pipelines.definitions import defs
+    from pipelines.defs.ingest.assets import LAYOUT_CHECKED_TAG
     from pipelines.lib.partitions import AS_OF
 
     first = AS_OF.start.date()
@@ -121,24 +130,49 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
         )
     job = defs.resolve_job_def("refresh")
     instance = dg.DagsterInstance.get()
-    tags = {RUN_WAIT_TAG: str(int(wait_seconds))}
-    # the job's default console logger, configured the documented way (run config `loggers`)
-    # (stack traces only with --verbose: pipelines/lib/console.py)
-    console = {"log_level": "DEBUG" if verbose else "INFO", "tracebacks": verbose}
-    run_config = {"loggers": {"console": {"config": console}}}
-    if start == end:
-        result = job.execute_in_process(
-            run_config=run_config,
-            instance=instance,
-            partition_key=end.isoformat(),
-            tags=tags,
-            raise_on_error=False,
-        )
-    else:
+    # landing_precheck ran before this (cmd_run / cmd_backfill): the ingest steps skip it
+    tags = {RUN_WAIT_TAG: str(int(wait_seconds)), LAYOUT_CHECKED_TAG: "true"}
+    if start != end:
         tags |= {RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()}
-        result = job.execute_in_process(
-            run_config=run_config, instance=instance, tags=tags, raise_on_error=False
-        )
+    run_id = str(uuid.uuid4())  # known before the run starts: it names the log file
+    log_path = run_log_path(cfg, run_id)
+    print(f"log: {log_path}")
+    # The job's loggers, configured the documented way (run config `loggers`, see
+    # pipelines/lib/progress.py): every event to the log file; on the console either the stage
+    # lines or, with --verbose, Dagster's console logger at DEBUG as before.
+    loggers: dict = {"event_file": {"config": {"path": os.fspath(log_path)}}}
+    if verbose:
+        # stack traces too (pipelines/lib/console.py leaves them out otherwise)
+        loggers["console"] = {"config": {"log_level": "DEBUG", "tracebacks": True}}
+    else:
+        loggers["stage_progress"] = {}
+    if not verbose or not sys.stdout.isatty():
+        os.environ["DBT_USE_COLORS"] = "false"  # no ANSI codes in the log file or a pipe
+    execute = functools.partial(
+        job.execute_in_process,
+        run_config={"loggers": loggers},
+        instance=instance,
+        partition_key=end.isoformat() if start == end else None,
+        run_id=run_id,
+        tags=tags,
+        raise_on_error=False,
+    )
+    planned = progress.planned_per_step(defs.assets or [])
+    began = time.monotonic()
+    if verbose:
+        result = execute()
+    else:
+        # dagster-dbt prints dbt's node log to stdout, libraries warn on stderr: both go to
+        # the log file, next to the events; the stage lines go to the real stdout, the
+        # steps' warnings to the real stderr.
+        with (
+            progress.showing(sys.stdout, sys.stderr, planned=planned),
+            open(log_path, "a", encoding="utf-8", buffering=1) as sink,
+            contextlib.redirect_stdout(sink),
+            contextlib.redirect_stderr(sink),
+        ):
+            result = execute()
+    took = time.monotonic() - began
     if not result.success:
         busy = _busy_failure(result.all_events)
         if busy:
@@ -161,13 +195,28 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
             if " skipped (" not in line:  # the skipped steps are in `segments status`
                 print(line, file=sys.stderr)
         print(
-            "  details: `segments status`, or `make dev` and open the run in the Dagster UI.",
+            f"  details: `segments status`, the log {log_path}, or `make dev` and open the run "
+            "in the Dagster UI.",
             file=sys.stderr,
         )
         return False
     span = start.isoformat() if start == end else f"{start} .. {end}"
-    print(f"run {result.run_id} succeeded: as of {span}")
+    print(f"run {result.run_id} succeeded: as of {span} in {took:.0f} s; log: {log_path}")
     return True
+
+
+KEEP_RUN_LOGS = 30  # newest run logs kept in $SEGMENTS_WAREHOUSE_DIR/logs
+
+
+def run_log_path(cfg: _settings.Settings, run_id: str) -> Path:
+    """`$SEGMENTS_WAREHOUSE_DIR/logs/<started>-<run id>.log`; older logs beyond the newest
+    KEEP_RUN_LOGS are removed."""
+    logs = cfg.warehouse_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for old in sorted(logs.glob("*.log"))[: -KEEP_RUN_LOGS + 1 or None]:
+        old.unlink(missing_ok=True)
+    started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return logs / f"{started}-{run_id}.log"
 
 
 def _busy_failure(events) -> str | None:

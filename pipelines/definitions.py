@@ -14,7 +14,7 @@ from pipelines.defs.quality import checks as quality
 from pipelines.defs.segments import assets as segments
 from pipelines.defs.warehouse import assets as warehouse
 from pipelines.defs.warehouse.project import dbt_resource
-from pipelines.lib.console import console_logger
+from pipelines.lib.progress import LOGGERS
 from pipelines.resources import default_resources
 
 defs = dg.Definitions(
@@ -24,8 +24,9 @@ defs = dg.Definitions(
     schedules=jobs.schedules,
     sensors=[*ingest_sensor.sensors, *alerts.sensors],
     resources={"dbt": dbt_resource(), **default_resources()},
-    # Dagster's console lines without stack traces for expected failures (pipelines/lib/console.py)
-    loggers={"console": console_logger},
+    # Dagster's console logger plus the CLI's event file and stage lines; a run whose run
+    # config names no logger (schedule, sensor, UI) gets the console logger as by default.
+    loggers=LOGGERS,
     # One process writes the build database at a time (DuckDB's single-writer rule), and the
     # multiprocess executor would re-import this code per step (~5 s each).
     executor=dg.in_process_executor,

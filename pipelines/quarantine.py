@@ -16,6 +16,7 @@ and a reader in another process blocks it). So:
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,7 +125,24 @@ def _open_source(cfg: _settings.Settings) -> Iterator[tuple[duckdb.DuckDBPyConne
             )
         con = duckdb.connect(":memory:")
         try:
-            con.execute(f"attach {sql_str(os.fspath(path))} as src (read_only)")
+            try:
+                con.execute(f"attach {sql_str(os.fspath(path))} as src (read_only)")
+            except duckdb.IOException as exc:
+                # another process holds build.duckdb without the warehouse lock (a killed
+                # run's dbt child, before the next run ends it): read the copy instead
+                copy = copy_path(cfg)
+                if path == copy or "lock" not in str(exc).lower() or not copy.exists():
+                    raise
+                age = datetime.fromtimestamp(copy.stat().st_mtime, UTC)
+                con.execute(f"attach {sql_str(os.fspath(copy))} as src (read_only)")
+                holder = re.search(r"PID (\d+)", str(exc))
+                who = f"process {holder.group(1)}" if holder else "another process"
+                origin = (
+                    f"{cfg.build_db} is locked by {who} outside the warehouse lock (a killed "
+                    "run's dbt?); "
+                    f"showing the copy written at the end of the last run "
+                    f"({age:%Y-%m-%d %H:%M:%S} UTC): {copy}"
+                )
             yield con, origin
         finally:
             con.close()
@@ -204,3 +222,48 @@ def quarantine_lines(
     if len(rows) > limit:
         lines.append(f"... {len(rows) - limit:,} more (use --limit, --source, --reason, --file)")
     return lines
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    source: str
+    file: str
+    status: str
+    rows_loaded: int
+    rows_quarantined: int
+    error: str | None
+    reasons: tuple[tuple[str, int], ...]  # most rows first
+
+
+def file_loads(cfg: _settings.Settings) -> tuple[str, list[FileLoad] | None]:
+    """Every landed file of meta.load_manifest with its loaded / quarantined rows and its
+    quarantine reasons, read like `read_rows` (the build database when no run holds it,
+    else the copy the last run left); None when there is nothing to read."""
+    with _open_source(cfg) as (con, origin):
+        if con is None:
+            return origin, None
+        has_manifest = con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'src' "
+            "and schema_name = 'meta' and table_name = 'load_manifest'"
+        ).fetchone()[0]
+        if not has_manifest:
+            return origin, []
+        reasons: dict[str, list[tuple[str, int]]] = {}
+        for table in _quarantine_tables(con, "src"):
+            for path, reason, n in con.execute(
+                f"select _source_file, reason_code, count(*) "
+                f"from src.quarantine.{quote_ident(table)} group by 1, 2"
+            ).fetchall():
+                reasons.setdefault(path, []).append((reason, n))
+        rows = con.execute(
+            "select source, file_path, status, coalesce(rows_loaded, 0), "
+            "coalesce(rows_quarantined, 0), error from src.meta.load_manifest "
+            "order by source, file_path"
+        ).fetchall()
+    return origin, [
+        FileLoad(
+            *r,
+            reasons=tuple(sorted(reasons.get(r[1], []), key=lambda x: (-x[1], x[0]))),
+        )
+        for r in rows
+    ]

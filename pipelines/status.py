@@ -137,7 +137,7 @@ def describe_published(cfg: _settings.Settings) -> list[str]:
         tables = [
             r[0]
             for r in con.execute(
-                # BI's tables; `_publish.fingerprints` is the publish's own bookkeeping
+                # the published tables; bookkeeping lives in schemas such as _publish
                 "select table_name from information_schema.tables "
                 "where table_schema = 'main' order by 1"
             ).fetchall()
@@ -148,10 +148,66 @@ def describe_published(cfg: _settings.Settings) -> list[str]:
         if "customer_segments" in tables:
             as_of = con.execute("select max(as_of_date) from customer_segments").fetchone()[0]
             lines.append(f"  as of {as_of}")
+            from pipelines.defs.publish import rule_warnings
+
+            implied = rule_warnings.warning_lines(rule_warnings.recency_contradictions(con))
+            lines += [f"  WARNING: {line}" for line in implied[:-1]]
+            lines += [f"    {line}" for line in implied[-1:]]
     if age_h > cfg.freshness_max_age_hours:
         lines.append(
             f"  WARNING: older than SEGMENTS_FRESHNESS_MAX_AGE_HOURS={cfg.freshness_max_age_hours}"
         )
+    return lines
+
+
+FILES_SHOWN = 15  # files with quarantined rows or an error listed by `segments status`
+REASONS_SHOWN = 3
+
+
+def describe_loads(cfg: _settings.Settings) -> list[str]:
+    """Loaded / quarantined rows per source, then per file for the files with quarantined
+    rows or an error (top reasons first). Safe while a run is going: it reads the copy the
+    last run left, like `segments quarantine` (pipelines/quarantine.py)."""
+    import duckdb
+
+    from pipelines.quarantine import file_loads
+
+    try:
+        origin, files = file_loads(cfg)
+    except duckdb.Error as exc:  # status must always print the rest
+        return [f"loads:      cannot be read now ({str(exc).splitlines()[0]})"]
+    if files is None:
+        return [f"loads:      {origin}"]
+    if not files:
+        return ["loads:      no file loaded yet"]
+    lines = [f"loads:      {origin}", "  source              files      loaded   quarantined"]
+    by_source: dict[str, list] = {}
+    for f in files:
+        by_source.setdefault(f.source, []).append(f)
+    for source, group in by_source.items():
+        loaded = sum(f.rows_loaded for f in group)
+        quarantined = sum(f.rows_quarantined for f in group)
+        share = quarantined / (loaded + quarantined) if loaded + quarantined else 0.0
+        lines.append(
+            f"  {source:<18} {len(group):>6} {loaded:>11,} {quarantined:>10,} ({share:.1%})"
+        )
+    flagged = [f for f in files if f.rows_quarantined or f.status not in ("loaded",)]
+    flagged = [f for f in flagged if not f.status.startswith("duplicate_of:")]
+    for f in flagged[:FILES_SHOWN]:
+        top = ", ".join(f"{reason} {n:,}" for reason, n in f.reasons[:REASONS_SHOWN])
+        more = len(f.reasons) - REASONS_SHOWN
+        text = (
+            f"  {f.file}: {f.status}, {f.rows_loaded:,} loaded, {f.rows_quarantined:,} quarantined"
+        )
+        if top:
+            text += f" ({top}{f', +{more} more reasons' if more > 0 else ''})"
+        if f.error:
+            text += f"; error: {f.error.splitlines()[0][:160]}"
+        lines.append(text)
+    if len(flagged) > FILES_SHOWN:
+        lines.append(f"  ... {len(flagged) - FILES_SHOWN} more files with quarantined rows")
+    if flagged:
+        lines.append("  every row: `segments quarantine --file <file>`")
     return lines
 
 
@@ -184,4 +240,4 @@ def status_lines() -> list[str]:
     _settings.ensure_dagster_home(cfg)
     with dg.DagsterInstance.get() as instance:
         lines = describe_warehouse_lock(instance, cfg) + describe_last_run(instance)
-    return lines + describe_published(cfg)
+    return lines + describe_loads(cfg) + describe_published(cfg)

@@ -82,3 +82,39 @@ def test_before_anything_is_loaded_it_says_so_and_creates_nothing(segments_env, 
     assert main(["quarantine"]) == 0
     assert capsys.readouterr().out.startswith("no quarantine to show: nothing loaded yet")
     assert sorted(p.name for p in warehouse.iterdir()) == before
+
+
+def test_status_shows_loads_per_source_and_file_from_the_copy_during_a_run(
+    segments_env, capsys
+) -> None:
+    # Issue 12: `segments status` shows loaded / quarantined rows per source and per file
+    # with the top reasons, and must not open build.duckdb while a run writes it.
+    load_bad_paypal(segments_env["landing"])
+    assert main(["status"]) == 0
+    free = capsys.readouterr().out
+    assert "loads:      from " in free and "(no run is writing it)" in free
+    warehouse = segments_env["warehouse"]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, os.fspath(warehouse)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.fspath(PROJECT_ROOT)},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        build = _settings.load().build_db
+        build.rename(build.with_suffix(".away"))  # proof that it is not opened
+        assert main(["status"]) == 0
+        out = capsys.readouterr().out
+    finally:
+        holder.communicate("")
+    lines = out.splitlines()
+    assert any("run run-writing" in line and str(warehouse / COPY_NAME) in line for line in lines)
+    source = [line for line in lines if line.strip().startswith("paypal ")]
+    assert source and "%)" in source[0], out
+    files = [line for line in lines if line.strip().startswith("paypal/")]
+    assert files and "quarantined (invalid_amount " in files[0], out
+    # the per-file lines agree with the per-source totals
+    loaded, quarantined = (int(n.replace(",", "")) for n in source[0].split()[2:4])
+    assert f"{loaded:,} loaded, {quarantined:,} quarantined" in files[0] or len(files) > 1

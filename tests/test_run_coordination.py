@@ -93,8 +93,13 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     env.pop("SEGMENTS_AS_OF_DATE", None)
     sc = Scenario()
     log = (root / "run_a.log").open("w+")
+    # --verbose: run A is watched for dbt's node log, which otherwise goes to the run log file
     run_a = subprocess.Popen(
-        [sys.executable, *RUN], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, *RUN, "--verbose"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 300

@@ -12,14 +12,48 @@ be able to open it.
 # against the real class, and a postponed (string) annotation fails that check.
 import dagster as dg
 
-from pipelines.lib.duck import connect
+from pipelines.lib.duck import connect, table_exists
 from pipelines.resources import SegmentsSettings
 
-from . import share
+from . import layout, share
 from .loader import SOURCES, LoadResult, load_source
 from .spec import IngestError, SourceSpec
 
 MAX_FILES_SHOWN = 50  # rows of the per-file Markdown table
+# Set by `segments run` / `segments backfill`, which check the landing layout before the run
+# starts (pipelines/cli.py): the ingest assets then do not check it again.
+LAYOUT_CHECKED_TAG = "segments/landing_layout_checked"
+FIRST_SOURCE = next(iter(SOURCES))  # the one ingest step that logs a layout warning
+
+
+def check_layout(context: dg.AssetExecutionContext, source: str, cfg) -> None:
+    """The landing-layout check of `segments run` for every other way a run starts
+    (schedule, sensor, UI): an empty or missing landing dir with nothing loaded before fails
+    the ingest in one line with the expected layout; files where no source reads them are
+    one warning (logged by the first source's step only)."""
+    if context.run.tags.get(LAYOUT_CHECKED_TAG):
+        return
+    found = layout.scan(cfg.landing_dir)
+    finding = layout.check(found)
+    if finding is not None and finding.level == "error" and cfg.build_db.exists():
+        with connect(cfg.build_db, read_only=True) as con:
+            loaded = (
+                con.execute(
+                    "select count(*) from meta.load_manifest where status = 'loaded'"
+                ).fetchone()[0]
+                if table_exists(con, "meta", "load_manifest")
+                else 0
+            )
+        finding = layout.check(found, loaded)
+    if finding is None:
+        return
+    if finding.level == "error":
+        raise dg.Failure(
+            description=finding.message.replace("Nothing was run.", "Nothing is loaded."),
+            allow_retries=False,
+        )
+    if source == FIRST_SOURCE:
+        context.log.warning(f"{finding.level}: {finding.message}")
 
 
 def files_markdown(result: LoadResult) -> str:
@@ -73,6 +107,7 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, settings: SegmentsSettings
     ) -> dg.MaterializeResult:
         cfg = settings.get()
+        check_layout(context, spec.name, cfg)
         try:
             result = load_source(
                 spec.name,

@@ -66,6 +66,14 @@ RENDER_CHECK = """
     svg.setAttribute('data-marks', marks);
     if (marks > 0 && box.width > 0 && box.height > 0) { drawn++; }
   });
+  // notes a reader must see: rule warnings (lines shown) and "unknown" family notes
+  function shown(el) { var b = el.getBoundingClientRect(); return b.width > 0 && b.height > 0; }
+  var rules = document.getElementById('rule-warnings');
+  document.body.setAttribute('data-rule-warnings',
+    rules && shown(rules) ? rules.querySelectorAll('li').length : 0);
+  var unknown = 0;
+  document.querySelectorAll('.unknown-note').forEach(function (n) { if (shown(n)) { unknown++; } });
+  document.body.setAttribute('data-unknown-notes', unknown);
   document.body.setAttribute('data-charts', charts.length);
   document.body.setAttribute('data-charts-drawn', drawn);
   var el = document.getElementById('render-check');

@@ -17,6 +17,7 @@ from datetime import date, timedelta
 
 import duckdb
 
+from pipelines.defs.publish import rule_warnings
 from pipelines.defs.publish.families import FAMILIES
 from pipelines.lib.duck import sql_str
 
@@ -101,6 +102,7 @@ class SectionData:
     missing_families: tuple[str, ...]
     dynamic: tuple[tuple[str, int], ...] | None
     missing: dict[str, str] = field(default_factory=dict)  # section → why it is not there
+    rule_warnings: tuple[str, ...] = ()  # what the rules imply (rule_warnings.py)
 
 
 def table_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
@@ -354,6 +356,9 @@ def collect(con: duckdb.DuckDBPyConnection) -> SectionData:
         missing["profiles"] = "segment_profiles is not published yet"
     families, missing_families = family_sizes(con, tables)
     dynamic = dynamic_sizes(con, tables, as_of)
+    warnings = rule_warnings.warning_lines(
+        rule_warnings.recency_contradictions(con, "pub.main.customer_segments")
+    )
     if dynamic is None:
         missing["dynamic"] = "dynamic_segment_members is not published yet"
     return SectionData(
@@ -368,4 +373,5 @@ def collect(con: duckdb.DuckDBPyConnection) -> SectionData:
         missing_families=tuple(missing_families),
         dynamic=dynamic,
         missing=missing,
+        rule_warnings=tuple(warnings),
     )

@@ -128,11 +128,24 @@ def segments(data: rd.SectionData, currency: str) -> str:
         {1, 2, 3, 4},
     )
     return (
-        f"{bars}<h3>Customers vs revenue</h3>{share}"
+        f"{rule_warnings(data)}{bars}<h3>Customers vs revenue</h3>{share}"
         f"{charts.legend([s.label for s, _ in scored], {s.label: c for s, c in scored})}"
         '<p class="muted">Revenue: net revenue in the RFM lookback window '
         "(<code>monetary</code>).</p>"
         f"{table}"
+    )
+
+
+def rule_warnings(data: rd.SectionData) -> str:
+    """Segments whose recency contradicts the lifecycle rules (rule_warnings.py), above the
+    segment sizes they qualify."""
+    if not data.rule_warnings:
+        return ""
+    *items, why = data.rule_warnings
+    return (
+        '<div class="na" id="rule-warnings"><b>What the rules imply</b><ul>'
+        + "".join(f"<li>{escape(line)}</li>" for line in items)
+        + f"</ul><p>{escape(why)}</p></div>"
     )
 
 
@@ -234,7 +247,8 @@ def _unknown_note(sizes: tuple[tuple[str, int], ...]) -> str:
     if not unknown:
         return ""
     return (
-        f'<p class="na">{unknown:,} of {total:,} customers ({unknown / total:.0%}) are '
+        f'<p class="na unknown-note">{unknown:,} of {total:,} customers '
+        f"({unknown / total:.0%}) are "
         f"<em>{UNKNOWN}</em>: no data to label them in this family (no engagement events, or "
         "no orders from a source that records discounts).</p>"
     )

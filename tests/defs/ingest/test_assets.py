@@ -105,3 +105,29 @@ def test_a_range_backfill_is_one_run_over_the_whole_window(
         assert con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw'"
         ).fetchone() == (8,)
+
+
+def test_a_run_not_started_by_the_cli_checks_the_landing_layout_too(
+    segments_env: dict[str, Path],
+) -> None:
+    # Issue 12: schedule, sensor and UI runs skipped the landing check `segments run` does,
+    # and an empty (or misspelled) landing dir failed at the last mart check instead.
+    # `segments run` checks before the run and tags it: the step does not check again.
+    tagged = dg.materialize(
+        [shopify_asset()],
+        resources=default_resources(),
+        tags={"segments/landing_layout_checked": "true"},
+    )
+    assert tagged.success
+
+    empty = dg.materialize([shopify_asset()], resources=default_resources(), raise_on_error=False)
+    assert not empty.success
+    failure = next(e for e in empty.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.message
+    assert f"no files found in {segments_env['landing']}" in message
+    assert "expected layout: <landing>/<source>/<file>" in message
+
+    land_shopify(segments_env["landing"])
+    (segments_env["landing"] / "orders.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    ran = dg.materialize([shopify_asset()], resources=default_resources())
+    assert ran.success  # a stray file is a warning, the rest loads

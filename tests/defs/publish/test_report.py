@@ -84,8 +84,7 @@ def test_report_without_the_audited_file_still_renders_from_the_published_file(
     assert "fct_transactions is not published (audited.duckdb)" in html
 
 
-def test_report_renders_in_headless_chromium(full_build: Path, tmp_path: Path, chromium: str):
-    result = _report(full_build, tmp_path)
+def _dump_dom(chromium: str, page: Path) -> str:
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     try:
         dom = subprocess.run(
@@ -96,7 +95,7 @@ def test_report_renders_in_headless_chromium(full_build: Path, tmp_path: Path, c
                 "--window-size=1200,900",
                 "--virtual-time-budget=5000",
                 "--dump-dom",
-                result.path.as_uri(),
+                page.as_uri(),
             ],
             capture_output=True,
             text=True,
@@ -105,6 +104,12 @@ def test_report_renders_in_headless_chromium(full_build: Path, tmp_path: Path, c
         ).stdout
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+    return dom
+
+
+def test_report_renders_in_headless_chromium(full_build: Path, tmp_path: Path, chromium: str):
+    result = _report(full_build, tmp_path)
+    dom = _dump_dom(chromium, result.path)
     body = re.search(r"<body[^>]*>", dom)
     assert body, dom[:500]
     charts = int(re.search(r'data-charts="(\d+)"', body.group(0)).group(1))
@@ -115,6 +120,46 @@ def test_report_renders_in_headless_chromium(full_build: Path, tmp_path: Path, c
     for chart in CHARTS:
         assert int(marks[chart]) > 0, chart
     assert int(marks["rfm-grid"]) == 25
+    # nothing to warn about in the synthetic build: no rule-warning box, no unknown notes
+    assert (
+        'data-rule-warnings="0"' in body.group(0)
+        and 'id="rule-warnings"' not in result.path.read_text()
+    )
+
+
+def test_rule_warnings_and_unknown_counts_are_shown_in_headless_chromium(
+    full_build: Path, tmp_path: Path, chromium: str
+):
+    # A lapsed base, as quintile recency scores it: a third of the Champions (r 4-5) have
+    # not bought for over a year, so lifecycle calls them `former`; and a fifth of the
+    # customers have no engagement events.
+    build = tmp_path / "build.duckdb"
+    shutil.copy(full_build, build)
+    with duckdb.connect(str(build)) as con:
+        con.execute(
+            "update marts.customer_segments set lifecycle_status = 'former', recency_days = "
+            "400 + hash(customer_key) % 30 where rfm_segment = 'Champions' "
+            "and hash(customer_key) % 3 = 0"
+        )
+        con.execute(
+            "update marts.customer_segments set engagement_band = 'unknown' "
+            "where hash(customer_key) % 5 = 0"
+        )
+        former, champions = con.execute(
+            "select count(*) filter (where lifecycle_status = 'former'), count(*) "
+            "from marts.customer_segments where rfm_segment = 'Champions'"
+        ).fetchone()
+    assert 0 < former < champions
+    result = _report(build, tmp_path)
+    html = result.path.read_text(encoding="utf-8")
+    assert f"{former:,} of {champions:,} Champions last bought 4" in html
+    assert "recency_scoring,fixed" in html and "rfm_settings.csv" in html
+    dom = _dump_dom(chromium, result.path)
+    body = re.search(r"<body[^>]*>", dom).group(0)
+    assert 'data-rule-warnings="1"' in body, body  # one segment, laid out with a real size
+    assert 'data-unknown-notes="1"' in body, body  # the engagement family says how many
+    drawn = int(re.search(r'data-charts-drawn="(\d+)"', body).group(1))
+    assert drawn == result.charts
 
 
 @dg.asset_check(asset="thing", blocking=False)
