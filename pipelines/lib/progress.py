@@ -27,7 +27,7 @@ from typing import TextIO
 
 import dagster as dg
 
-rom pipelines.lib.console import console_logger
+from pipelines.lib.console import console_logger
 
 FILE_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 REDRAW_EVERY_S = 0.25
