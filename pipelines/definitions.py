@@ -18,7 +18,13 @@ from pipelines.defs.warehouse.project import dbt_resource
 from pipelines.resources import default_resources
 
 defs = dg.Definitions(
-    assets=[*ingest.assets, *warehouse.assets, *predictions.assets, *segments.assets, *publish.assets],
+    assets=[
+        *ingest.assets,
+        *warehouse.assets,
+        *predictions.assets,
+        *segments.assets,
+        *publish.assets,
+    ],
     asset_checks=quality.checks,
     jobs=jobs.jobs,
     schedules=jobs.schedules,

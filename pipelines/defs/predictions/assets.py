@@ -13,7 +13,6 @@ check fails with severity ERROR and a one-line reason, and the rest of the refre
 published as usual. pymc-marketing is imported only when the step runs.
 """
 
-
 import dagster as dg
 
 from pipelines.defs.predictions.step import StepResult, run_step

@@ -243,8 +243,11 @@ def fit_gamma_gamma(summary: pd.DataFrame) -> Fit:
             fit.log_likelihood,
             n,
             fit.converged,
-            (*fit.problems, f"{GAMMA_GAMMA} q = {fit.params.get('q')!r}: the mean spend of a "
-             "customer without repeat purchases is undefined for q <= 1"),
+            (
+                *fit.problems,
+                f"{GAMMA_GAMMA} q = {fit.params.get('q')!r}: the mean spend of a "
+                "customer without repeat purchases is undefined for q <= 1",
+            ),
             fitted,
         )
     return fit

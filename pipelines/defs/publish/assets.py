@@ -19,7 +19,7 @@ from pipelines.defs.publish.audited import publish_with_audited
 from pipelines.defs.publish.contract_doc import load_dbt_column_descriptions
 from pipelines.defs.publish.exports import refresh_exports
 from pipelines.defs.publish.parquet import refresh_parquet
-from pipelines.defs.publish.publish import PUBLISHED_TABLES, PREDICTION_TABLES, PublishResult
+from pipelines.defs.publish.publish import PREDICTION_TABLES, PUBLISHED_TABLES, PublishResult
 from pipelines.defs.publish.quality import checks_of_run
 from pipelines.defs.publish.report import segment_sizes_markdown, write_report
 from pipelines.defs.quality.checks import PUBLISH_GATE_KEYS

@@ -6,8 +6,9 @@ marks `<body data-charts-drawn=...>` once the browser has laid the charts out.
 
 Sections, top to bottom: the week in numbers (seven days vs the seven before), segment sizes
 and revenue share, the R × FM grid as a heat map, migration between the last two snapshots,
-segment sizes over time, the profile table, the other segment families, predicted CLV and
-churn risk (report_clv.py), and the data-quality summary of the run. A section whose table a build does not have yet says so.
+segment sizes over time, the profile table, the other segment families, predicted CLV
+and churn risk (report_clv.py), and the data-quality summary of the run. A section whose
+table a build does not have yet says so.
 
 It reads only published, audited data (segments.duckdb and audited.duckdb, see audited.py),
 never the build database: a run whose checks failed does not change the report's numbers.

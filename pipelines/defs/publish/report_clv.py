@@ -169,7 +169,9 @@ def _fit_text(data: ClvData) -> str:
     parts = []
     for model, params in by_model.items():
         converged, loglik, customers = info[model]
-        status = '<span class="ok">converged</span>' if converged else '<span class="bad">failed</span>'
+        status = (
+            '<span class="ok">converged</span>' if converged else '<span class="bad">failed</span>'
+        )
         ll = "" if loglik is None else f", log-likelihood {loglik:,.1f}"
         parts.append(
             f"<li><b>{escape(model)}</b>: {', '.join(params)} ({customers:,} customers{ll}; "

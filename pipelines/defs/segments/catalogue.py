@@ -4,9 +4,10 @@ Origin: `dbt_project/models/marts/**/*.yml`, the `columns:` (name + `data_type`)
 `customer_facts` (one row per customer per as-of date), `customer_segments` (one row per
 customer for the latest as-of date: the segment labels) and `customer_predictions` (one row
 per customer per as-of date that has a CLV fit; written by the model step, so declared as a
-dbt *source* table, `dbt_project/models/marts/predictions/_predictions__sources.yml`). Reading the YAML rather than the
-warehouse lets definitions be validated when the code location loads, before any warehouse
-exists, and picks up every column the dbt models gain without a change here.
+dbt *source* table, `dbt_project/models/marts/predictions/_predictions__sources.yml`).
+Reading the YAML rather than the warehouse lets definitions be validated when the code
+location loads, before any warehouse exists, and picks up every column the dbt models gain
+without a change here.
 
 A column name that both models declare resolves to `customer_facts`: it holds every as-of
 date, so a segment built only on facts can be evaluated for the whole history.

@@ -11,8 +11,8 @@ Writes two tables:
 A segment that tests a segment-label column (customer_segments) or a prediction column
 (customer_predictions) is evaluated only on the as-of dates that table holds (the run's
 latest; for predictions, only when the CLV fit passed its gates); on the other as-of dates of
-the run its earlier rows are kept, not deleted. Everything runs in one transaction: a failure leaves both
-tables as they were.
+the run its earlier rows are kept, not deleted. Everything runs in one transaction: a
+failure leaves both tables as they were.
 """
 
 from __future__ import annotations

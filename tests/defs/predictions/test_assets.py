@@ -44,7 +44,9 @@ def write_inputs(build_db: Path, days: pd.DataFrame) -> None:
     with duckdb.connect(str(build_db)) as con:
         for schema in ("meta", "intermediate"):
             con.execute(f"create schema if not exists {schema}")
-        con.execute("create or replace table meta.run_as_of_dates as select ?::date as as_of_date", [AS_OF])
+        con.execute(
+            "create or replace table meta.run_as_of_dates as select ?::date as as_of_date", [AS_OF]
+        )
         con.execute(
             "create or replace table intermediate.int_segment_settings as select "
             + ", ".join(f"{value!r}::double as {name}" for name, value in SETTINGS.items())

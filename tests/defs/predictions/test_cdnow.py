@@ -97,7 +97,8 @@ def test_predictions_are_published_for_every_customer_with_a_purchase(published)
         rows, keys, low, high, tiers = con.execute(
             """select count(*), count(distinct p.customer_key), min(probability_alive),
                       max(probability_alive), string_agg(distinct clv_tier, ',' order by clv_tier)
-               from customer_predictions p join customer_segments s using (customer_key, as_of_date)"""
+               from customer_predictions p
+               join customer_segments s using (customer_key, as_of_date)"""
         ).fetchone()
         comment = con.execute(
             "select comment from duckdb_columns() where table_name = 'customer_predictions' "

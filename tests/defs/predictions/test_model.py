@@ -52,7 +52,9 @@ def simulate(seed: int = 7) -> pd.DataFrame:
             # the step works in days; the models in weeks
             "recency_days": recency * model.DAYS_PER_WEEK,
             "age_days": T * model.DAYS_PER_WEEK,
-            "monetary_value": np.where(frequency > 0, spend_sums / np.maximum(frequency, 1), np.nan),
+            "monetary_value": np.where(
+                frequency > 0, spend_sums / np.maximum(frequency, 1), np.nan
+            ),
         }
     )
 
@@ -113,7 +115,9 @@ def test_predictions_are_sane_and_tiers_have_their_shares(fitted) -> None:
     medium = predictions.loc[predictions["clv_tier"] == "medium", "predicted_clv_365_days"].max()
     assert high >= medium
     # undiscounted CLV = expected purchases in 52.14 weeks x expected order value
-    approx = predictions["expected_purchases_365_days"] * predictions["expected_average_order_value"]
+    approx = (
+        predictions["expected_purchases_365_days"] * predictions["expected_average_order_value"]
+    )
     assert np.allclose(predictions["predicted_clv_365_days"], approx, rtol=0.01)
 
 

@@ -117,8 +117,9 @@ def missing_contract(db: Path) -> list[str]:
 def add_contract_tables(db: Path) -> Path:
     """Add what the other parts of the pipeline make to a dbt-built `db`, each by the
     product's own code: the CLV model's tables (predictions/step.py), the dynamic segment
-    members (segments/evaluate.py on a real definition), the load manifest and quarantine (the real ingest of a Shopify export with a
-    bad row, and of a file it cannot read). The dbt marts contract is checked, never filled in.
+    members (segments/evaluate.py on a real definition), the load manifest and quarantine
+    (the real ingest of a Shopify export with a bad row, and of a file it cannot read). The
+    dbt marts contract is checked, never filled in.
     """
     missing = missing_contract(db)
     assert not missing, f"the dbt build lacks contract columns: {', '.join(missing)}"
