@@ -4,7 +4,7 @@
 | --- | --- | --- |
 | `marts.clv_model_fits` | as-of date × model × parameter | every run (a rerun replaces the date) |
 | `marts.customer_predictions` | customer × as-of date | only when every gate passed |
-| `marts.clv_holdout_fit` | as-of date × calibration repeat purchases 0..7+ | when it can be fitted |
+| `marts.clv_holdout_fit` | as-of date × calibration repeat purchases 0..7+ | when fitted |
 
 A withheld (failed) fit leaves `customer_predictions` as it was: earlier dates, and this date's
 predictions from an earlier run if there were any. Each write is one transaction.
