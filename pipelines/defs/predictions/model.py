@@ -1,10 +1,15 @@
 """BG/NBD + Gamma-Gamma: fit, predict and judge a fit. Pure functions on pandas frames.
 
 The models (Fader, Hardie & Lee 2005, "Counting your customers the easy way" and "RFM and
-CLV"; Fader & Hardie 2013, "The Gamma-Gamma model of monetary value") are fitted with
-pymc-marketing (`pymc_marketing.clv.BetaGeoModel` / `GammaGammaModel`, MAP with flat priors,
-i.e. maximum likelihood). The library (pymc, pytensor) is imported inside the functions that
-fit, never when this module is imported: loading the code location must not pay for it.
+CLV"; Fader & Hardie 2013, "The Gamma-Gamma model of monetary value") come from
+pymc-marketing, fitted by MAP with flat priors, i.e. maximum likelihood: Gamma-Gamma with
+`GammaGammaModel.fit`; BG/NBD with the library's `BetaGeoNBD` likelihood over the distinct
+(frequency, recency, T) rows weighted by how many customers share each (`BetaGeoModel` has
+no weights; 1.5M customers have ~600k distinct rows, and the fit went from 32 s to 12 s on a
+loaded 2-core machine), then a `BetaGeoModel` holding those parameters serves the library's
+predictive methods. Same optimum as `BetaGeoModel.fit` (CDNOW: equal to 1e-10). The library
+(pymc, pytensor) is imported inside the functions that fit, never when this module is
+imported: loading the code location must not pay for it.
 
 Input: one row per customer with a purchase (summary.py):
 
@@ -164,8 +169,58 @@ def bgnbd_frame(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def compress(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The distinct (frequency, recency, T) rows of a BG/NBD frame, renumbered, and how many
+    customers share each: the likelihood only depends on them (1.5M customers → ~600k rows)."""
+    columns = ["frequency", "recency", "T"]
+    groups = frame.groupby(columns, sort=False).ngroup().to_numpy()
+    unique = frame.drop_duplicates(columns)[columns].reset_index(drop=True)
+    unique.insert(0, "customer_id", np.arange(len(unique)))
+    return unique, np.bincount(groups, minlength=len(unique)).astype(float)
+
+
+def _weighted_bgnbd_map(unique: pd.DataFrame, counts: np.ndarray) -> dict[str, float]:
+    """Maximum likelihood of BG/NBD over distinct rows weighted by their customer counts.
+
+    pymc-marketing's BetaGeoModel has no weights, so the likelihood is the library's own
+    BG/NBD distribution (`pymc_marketing.clv.distributions.BetaGeoNBD`), summed with weights
+    in a `pm.Potential`, maximised by `pm.find_MAP` (no Jacobian: the MLE), exactly what
+    BetaGeoModel.fit(method="map") does per customer. On 1.5M customers it halves the fit.
+    """
+    import pymc as pm
+    from pymc_marketing.clv.distributions import BetaGeoNBD
+
+    observed = np.stack([unique["recency"].to_numpy(), unique["frequency"].to_numpy()], axis=1)
+    with pm.Model() as weighted:
+        variables = {name: pm.HalfFlat(name) for name in BG_NBD_PARAMETERS}
+        distribution = BetaGeoNBD.dist(
+            a=variables["a"],
+            b=variables["b"],
+            r=variables["r"],
+            alpha=variables["alpha"],
+            T=unique["T"].to_numpy(),
+        )
+        pm.Potential("log_likelihood", (counts * pm.logp(distribution, observed)).sum())
+        point = pm.find_MAP(model=weighted, progressbar=False)
+    return {name: float(point[name]) for name in BG_NBD_PARAMETERS}
+
+
+def _predictive_bgnbd(unique: pd.DataFrame, params: dict[str, float]):
+    """A BetaGeoModel holding fitted parameters, for the library's predictive methods."""
+    import arviz as az
+    from pymc_marketing.clv import BetaGeoModel
+
+    fitted = BetaGeoModel(model_config=_flat(BG_NBD_PARAMETERS))
+    fitted.build_model(data=unique)
+    fitted.fit_result = az.from_dict(
+        posterior={name: np.array([[value]]) for name, value in params.items()}
+    )
+    return fitted
+
+
 def fit_bgnbd(summary: pd.DataFrame) -> Fit:
-    """Fit BG/NBD on every customer of `summary` (time in weeks)."""
+    """Fit BG/NBD on every customer of `summary` (time in weeks), through the distinct
+    (frequency, recency, T) rows weighted by their customer counts (compress)."""
     n = len(summary)
     repeat = int((summary["frequency"] > 0).sum())
     if n < MIN_CUSTOMERS or repeat < MIN_REPEAT_BUYERS:
@@ -180,19 +235,19 @@ def fit_bgnbd(summary: pd.DataFrame) -> Fit:
                 f"at least {MIN_CUSTOMERS} and {MIN_REPEAT_BUYERS} are needed to fit",
             ),
         )
-    data = bgnbd_frame(summary)
+    unique, counts = compress(bgnbd_frame(summary))
     try:
-        from pymc_marketing.clv import BetaGeoModel
-
-        fitted = BetaGeoModel(model_config=_flat(BG_NBD_PARAMETERS))
-        _quiet_fit(fitted, data)
-        params = _posterior_point(fitted, BG_NBD_PARAMETERS)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # arviz announces its refactor
+            warnings.simplefilter("ignore", UserWarning)
+            params = _weighted_bgnbd_map(unique, counts)
+            fitted = _predictive_bgnbd(unique, params)
     except Exception as exc:  # any library failure withholds the predictions, not the run
         return Fit(BG_NBD, {}, math.nan, n, False, (f"{BG_NBD} fit failed: {exc!r}",))
-    x, t_x, T = (data[c].to_numpy() for c in ("frequency", "recency", "T"))
+    x, t_x, T = (unique[c].to_numpy() for c in ("frequency", "recency", "T"))
 
     def loglik(p: dict[str, float]) -> float:
-        return float(bgnbd_log_likelihood(p, x, t_x, T).sum())
+        return float((counts * bgnbd_log_likelihood(p, x, t_x, T)).sum())
 
     return _finish(BG_NBD, params, loglik, n, fitted)
 
