@@ -14,10 +14,10 @@ as a purchase"); the papers count them (with x = 0). Every parameter still lands
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import shutil
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -33,35 +33,34 @@ PAPER_REPEAT_BUYERS = 946
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory):
+    """One `segments run --as-of 1997-09-30` in its own process: the as-of partitions start at
+    SEGMENTS_START_DATE when the code location is imported, and this test needs 1997."""
     root = tmp_path_factory.mktemp("cdnow")
     env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
         "SEGMENTS_LANDING_DIR": str(root / "landing"),
         "SEGMENTS_WAREHOUSE_DIR": str(root / "warehouse"),
         "SEGMENTS_REPORTING_CURRENCY": "USD",
         "SEGMENTS_START_DATE": "1997-01-01",
         "DAGSTER_HOME": str(root / "warehouse" / "dagster_home"),
     }
-    saved = {k: os.environ.get(k) for k in [*env, "SEGMENTS_PUBLISH_PII", "SEGMENTS_AS_OF_DATE"]}
-    os.environ.update(env)
-    os.environ.pop("SEGMENTS_PUBLISH_PII", None)
-    os.environ.pop("SEGMENTS_AS_OF_DATE", None)
+    for name in ("SEGMENTS_PUBLISH_PII", "SEGMENTS_AS_OF_DATE", "SEGMENTS_DEFINITIONS_DIR"):
+        env.pop(name, None)
     (root / "warehouse" / "dagster_home").mkdir(parents=True)
     folder = root / "landing" / "generic" / "cdnow"
     folder.mkdir(parents=True)
     for name in ("cdnow_sample.csv", "mapping.yml"):
         shutil.copy(FIXTURE / name, folder / name)
-    try:
-        from pipelines.cli import main
-
-        with contextlib.redirect_stdout(io.StringIO()):
-            assert main(["run", "--as-of", "1997-09-30"]) == 0
-        yield root / "warehouse"
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--as-of", "1997-09-30"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return root / "warehouse"
 
 
 def _fits(warehouse) -> dict[tuple[str, str], tuple]:
