@@ -9,6 +9,7 @@ from pipelines.defs import jobs
 from pipelines.defs.alerts import sensors as alerts
 from pipelines.defs.ingest import assets as ingest
 from pipelines.defs.ingest import sensor as ingest_sensor
+from pipelines.defs.predictions import assets as predictions
 from pipelines.defs.publish import assets as publish
 from pipelines.defs.quality import checks as quality
 from pipelines.defs.segments import assets as segments
@@ -18,7 +19,13 @@ from pipelines.lib.progress import LOGGERS
 from pipelines.resources import default_resources
 
 defs = dg.Definitions(
-    assets=[*ingest.assets, *warehouse.assets, *segments.assets, *publish.assets],
+    assets=[
+        *ingest.assets,
+        *warehouse.assets,
+        *predictions.assets,
+        *segments.assets,
+        *publish.assets,
+    ],
     asset_checks=quality.checks,
     jobs=jobs.jobs,
     schedules=jobs.schedules,

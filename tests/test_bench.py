@@ -19,7 +19,7 @@ from pipelines.bench import peers, workload
 from pipelines.bench.measure import run_measured
 from pipelines.bench.stages import classify_step
 
-STAGE_KEYS = ("ingest", "dbt", "checks", "publish")
+STAGE_KEYS = ("ingest", "dbt", "model", "checks", "publish")
 PEER_KEYS = ("pandas_rfm", "polars_rfm", "duckdb_rfm_floor")
 RATIO_KEYS = ("full_over_pandas", "full_over_duckdb_floor", "incremental_over_full")
 
@@ -76,6 +76,11 @@ def test_hold_back_moves_only_the_new_months_files(tmp_path):
 )
 def test_steps_are_staged_by_what_they_emit(prefixes, checked, stage):
     assert classify_step(prefixes, checked) == stage
+
+
+def test_the_clv_model_step_is_its_own_stage():
+    keys = frozenset({"marts/customer_predictions", "marts/clv_model_fits"})
+    assert classify_step({"marts"}, True, keys) == "model"
 
 
 def test_peak_memory_is_the_commands_own_not_the_harness(tmp_path):

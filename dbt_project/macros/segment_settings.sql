@@ -35,5 +35,10 @@
         ('fx', 'max_rate_age_days', 'integer'),
         ('fx', 'max_days_before_first_rate', 'integer'),
         ('fx', 'max_daily_change_share', 'decimal(9, 4)'),
+        ('clv', 'holdout_days', 'integer'),
+        ('clv', 'holdout_max_customers', 'integer'),
+        ('clv', 'annual_discount_rate', 'decimal(9, 4)'),
+        ('clv', 'high_tier_share', 'decimal(9, 4)'),
+        ('clv', 'medium_tier_share', 'decimal(9, 4)'),
     ]) }}
 {% endmacro %}

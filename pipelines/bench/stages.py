@@ -9,6 +9,7 @@ log holds STEP_START and STEP_SUCCESS per step, so the wall time of the process 
 | planning | first event → first step: Dagster's planned events (one per asset and partition) |
 | ingest | steps that materialise `raw/*` (read the landing files, load raw + quarantine) |
 | dbt | other warehouse steps: the as-of dates table and the one `dbt build` (models + tests) |
+| model | the CLV model step (`marts/customer_predictions`: BG/NBD + Gamma-Gamma) |
 | checks | asset-check steps: GX suites, per-file row reconciliation, revenue reconciliation |
 | publish | the step that materialises `published/*` (write-audit-publish) |
 | other | the rest of the wall time: between steps, run end, process exit |
@@ -25,7 +26,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-STAGES = ("start-up", "planning", "ingest", "dbt", "checks", "publish", "other")
+STAGES = ("start-up", "planning", "ingest", "dbt", "model", "checks", "publish", "other")
+# Asset keys (joined with "/") whose step is the model stage: the CLV model step.
+MODEL_KEYS = frozenset({"marts/customer_predictions"})
 
 
 @dataclass(frozen=True)
@@ -75,9 +78,15 @@ class RunProfile:
         return seconds
 
 
-def classify_step(materialized_prefixes: set[str], emitted_check: bool) -> str:
-    """The stage of a step from the asset keys it materialised (their first part) and whether
-    it evaluated an asset check."""
+def classify_step(
+    materialized_prefixes: set[str],
+    emitted_check: bool,
+    materialized_keys: frozenset[str] = frozenset(),
+) -> str:
+    """The stage of a step from the asset keys it materialised (their first part, and the
+    whole keys joined with "/") and whether it evaluated an asset check."""
+    if materialized_keys & MODEL_KEYS:
+        return "model"
     if "raw" in materialized_prefixes:
         return "ingest"
     if "published" in materialized_prefixes:
@@ -143,6 +152,7 @@ def profile_from_events(run_id: str, status: str, entries, dbt_target_dir: Path)
     started: dict[str, float] = {}
     finished: dict[str, float] = {}
     prefixes: dict[str, set[str]] = {}
+    keys: dict[str, set[str]] = {}
     checked: set[str] = set()
     events: Counter[str] = Counter()
     for entry in entries:
@@ -158,12 +168,15 @@ def profile_from_events(run_id: str, status: str, entries, dbt_target_dir: Path)
             finished[key] = entry.timestamp
         elif kind == "ASSET_MATERIALIZATION":
             prefixes.setdefault(key, set()).add(event.asset_key.path[0])
+            keys.setdefault(key, set()).add("/".join(event.asset_key.path))
         elif kind == "ASSET_CHECK_EVALUATION":
             checked.add(key)
     steps = tuple(
         StepTiming(
             step_key=key,
-            stage=classify_step(prefixes.get(key, set()), key in checked),
+            stage=classify_step(
+                prefixes.get(key, set()), key in checked, frozenset(keys.get(key, ()))
+            ),
             seconds=finished[key] - started[key],
             events=events[key],
         )

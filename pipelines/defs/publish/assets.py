@@ -19,7 +19,7 @@ from pipelines.defs.publish.audited import publish_with_audited
 from pipelines.defs.publish.contract_doc import load_dbt_column_descriptions
 from pipelines.defs.publish.exports import refresh_exports
 from pipelines.defs.publish.parquet import refresh_parquet
-from pipelines.defs.publish.publish import PUBLISHED_TABLES, PublishResult
+from pipelines.defs.publish.publish import PREDICTION_TABLES, PUBLISHED_TABLES, PublishResult
 from pipelines.defs.publish.quality import checks_of_run
 from pipelines.defs.publish.report import segment_sizes_markdown, write_report
 from pipelines.defs.quality.checks import PUBLISH_GATE_KEYS
@@ -48,6 +48,8 @@ def _mart_keys() -> list[dg.AssetKey]:
     keys = list(PUBLISH_GATE_KEYS)
     # Analyst-defined segments are a Python asset, not a dbt model.
     keys.append(dg.AssetKey(["marts", "dynamic_segment_members"]))
+    # So are the CLV model's tables (pipelines/defs/predictions): their gates are not blocking.
+    keys += [dg.AssetKey(["marts", name]) for name in PREDICTION_TABLES]
     for source in (*(t.source for t in PUBLISHED_TABLES), *EXTRA_SOURCES):
         schema, name = source.split(".")
         if (schema, name) in defined and dg.AssetKey([schema, name]) not in keys:

@@ -108,7 +108,8 @@ def load_schema_doc(path: Path = DOC_PATH) -> dict[str, DocTable]:
 
 
 def dbt_column_descriptions(manifest: dict) -> dict[str, dict[str, str]]:
-    """`schema.table` → {column: description} for every dbt model and seed that has any."""
+    """`schema.table` → {column: description} for every dbt model, seed and source table that
+    has any."""
     result: dict[str, dict[str, str]] = {}
     for node in manifest.get("nodes", {}).values():
         if node.get("resource_type") not in ("model", "seed"):
@@ -120,6 +121,16 @@ def dbt_column_descriptions(manifest: dict) -> dict[str, dict[str, str]]:
         }
         if described:
             result[f"{node['schema']}.{node.get('alias') or node['name']}"] = described
+    # Tables written outside dbt (the CLV model step) are documented as dbt source tables.
+    for source in manifest.get("sources", {}).values():
+        described = {
+            name: column["description"].strip()
+            for name, column in source.get("columns", {}).items()
+            if column.get("description", "").strip()
+        }
+        key = f"{source['schema']}.{source.get('identifier') or source['name']}"
+        if described and key not in result:
+            result[key] = described
     return result
 
 

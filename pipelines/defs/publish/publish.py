@@ -111,6 +111,31 @@ PUBLISHED_TABLES: tuple[PublishedTable, ...] = (
         history_key="as_of_date",
     ),
     PublishedTable(
+        "customer_predictions",
+        "marts.customer_predictions",
+        "One row per customer with a purchase per as-of date (each run's latest): BG/NBD "
+        "probability alive and expected purchases, Gamma-Gamma expected order value, "
+        "predicted 365-day CLV and tier. A date whose fit failed its gates has no rows.",
+        required=False,
+        history_key="as_of_date",
+    ),
+    PublishedTable(
+        "clv_model_fits",
+        "marts.clv_model_fits",
+        "One row per as-of date, model (bg_nbd, gamma_gamma) and parameter: the fitted value "
+        "(time in weeks), log-likelihood, customers fitted, converged.",
+        required=False,
+        history_key="as_of_date",
+    ),
+    PublishedTable(
+        "clv_holdout_fit",
+        "marts.clv_holdout_fit",
+        "One row per as-of date and calibration repeat purchases (0..7, 7 = 7 or more): "
+        "actual vs BG/NBD-expected repeat purchase days per customer in the holdout period.",
+        required=False,
+        history_key="as_of_date",
+    ),
+    PublishedTable(
         "customer_source_ids",
         "marts.customer_source_ids",
         "One row per id a source system knows a customer by: customer_key → (source, id "
@@ -136,6 +161,9 @@ PUBLISHED_TABLES: tuple[PublishedTable, ...] = (
         pii=True,
     ),
 )
+
+# Written by the CLV model step (pipelines/defs/predictions), not by dbt.
+PREDICTION_TABLES = ("customer_predictions", "clv_model_fits", "clv_holdout_fit")
 
 # Columns that identify a person. Left out of every published table unless
 # SEGMENTS_PUBLISH_PII=true. Exact names, not patterns: `email_opens_last_90_days` is not PII.

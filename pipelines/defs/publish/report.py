@@ -6,8 +6,9 @@ marks `<body data-charts-drawn=...>` once the browser has laid the charts out.
 
 Sections, top to bottom: the week in numbers (seven days vs the seven before), segment sizes
 and revenue share, the R × FM grid as a heat map, migration between the last two snapshots,
-segment sizes over time, the profile table, the other segment families, and the
-data-quality summary of the run. A section whose table a build does not have yet says so.
+segment sizes over time, the profile table, the other segment families, predicted CLV
+and churn risk (report_clv.py), and the data-quality summary of the run. A section whose
+table a build does not have yet says so.
 
 It reads only published, audited data (segments.duckdb and audited.duckdb, see audited.py),
 never the build database: a run whose checks failed does not change the report's numbers.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.defs.publish import report_clv
 from pipelines.defs.publish import report_data as rd
 from pipelines.defs.publish import report_sections as sec
 from pipelines.defs.publish.audited import open_audited
@@ -92,7 +94,12 @@ class ReportResult:
 
 
 def render(
-    data: rd.SectionData, quality: QualitySummary, *, currency: str, published_db: Path
+    data: rd.SectionData,
+    quality: QualitySummary,
+    *,
+    currency: str,
+    published_db: Path,
+    clv: report_clv.ClvData | None = None,
 ) -> str:
     """The whole report as one HTML string."""
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -104,6 +111,9 @@ def render(
         sec.section("Segment sizes over time", sec.history(data), "history"),
         sec.section("Segment profiles", sec.profiles(data), "profiles"),
         sec.section("Other segment families", sec.families(data), "families"),
+        sec.section(
+            "Predicted value and churn risk", report_clv.section_body(clv, currency), "clv"
+        ),
         sec.section("Data quality of the run", sec.quality(quality), "quality"),
     ]
     return (
@@ -147,8 +157,10 @@ def write_report(
         raise FileNotFoundError(f"{published_db} does not exist: run `segments run` first.")
     with open_audited(published_db) as con:
         data = rd.collect(con)
-        quality = summarise(con, rd.table_columns(con), checks, checks_note)
-    page = render(data, quality, currency=currency, published_db=published_db)
+        tables = rd.table_columns(con)
+        clv = report_clv.collect(con, tables)
+        quality = summarise(con, tables, checks, checks_note)
+    page = render(data, quality, currency=currency, published_db=published_db, clv=clv)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -157,6 +169,8 @@ def write_report(
     finally:
         tmp.unlink(missing_ok=True)
     missing = dict(data.missing)
+    if clv is None:
+        missing["clv"] = "customer_predictions is not published yet"
     if checks is None:
         missing["checks"] = checks_note or "no run history"
     return ReportResult(

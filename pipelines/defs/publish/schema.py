@@ -33,7 +33,7 @@ from pipelines.defs.publish.contract_doc import (
     render_tables,
     replace_generated_block,
 )
-from pipelines.defs.publish.publish import PUBLISHED_TABLES, publish
+from pipelines.defs.publish.publish import PREDICTION_TABLES, PUBLISHED_TABLES, publish
 
 __all__ = [
     "BEGIN_MARKER",
@@ -74,7 +74,14 @@ def regenerate(build_db: Path, doc_path: Path = DOC_PATH) -> str:
     order = [t.name for t in PUBLISHED_TABLES if t.name in columns]
     notes = {
         t.name: f"{NOTE_PREFIX} `{t.source}`."
-        + ("" if t.required or t.pii else " *Optional*: published once the dbt model exists.")
+        + (
+            ""
+            if t.required or t.pii
+            else " *Optional*: published once the CLV model step has run (not a dbt model; "
+            "columns documented in dbt_project/models/marts/predictions/)."
+            if t.name in PREDICTION_TABLES
+            else " *Optional*: published once the dbt model exists."
+        )
         + (" **Contains PII: published only when `SEGMENTS_PUBLISH_PII=true`.**" if t.pii else "")
         for t in PUBLISHED_TABLES
     }

@@ -13,7 +13,12 @@ from pipelines.defs.segments.dynamic import SegmentDefinition, definitions_dir, 
 from pipelines.defs.segments.evaluate import SegmentResult, evaluate_segments
 from pipelines.resources import BuildDatabase
 
-UPSTREAM = (dg.AssetKey(["marts", "customer_facts"]), dg.AssetKey(["marts", "customer_segments"]))
+UPSTREAM = (
+    dg.AssetKey(["marts", "customer_facts"]),
+    dg.AssetKey(["marts", "customer_segments"]),
+    # prediction columns (probability_alive, predicted_clv_365_days, ...): a Python asset
+    dg.AssetKey(["marts", "customer_predictions"]),
+)
 
 
 def refresh_dynamic_segments(

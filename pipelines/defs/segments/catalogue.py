@@ -1,10 +1,13 @@
 """The columns a dynamic segment may test, read from the dbt YAML that declares the marts.
 
 Origin: `dbt_project/models/marts/**/*.yml`, the `columns:` (name + `data_type`) of the models
-`customer_facts` (one row per customer per as-of date) and `customer_segments` (one row per
-customer for the latest as-of date: the segment labels). Reading the YAML rather than the
-warehouse lets definitions be validated when the code location loads, before any warehouse
-exists, and picks up every column the dbt models gain without a change here.
+`customer_facts` (one row per customer per as-of date), `customer_segments` (one row per
+customer for the latest as-of date: the segment labels) and `customer_predictions` (one row
+per customer per as-of date that has a CLV fit; written by the model step, so declared as a
+dbt *source* table, `dbt_project/models/marts/predictions/_predictions__sources.yml`).
+Reading the YAML rather than the warehouse lets definitions be validated when the code
+location loads, before any warehouse exists, and picks up every column the dbt models gain
+without a change here.
 
 A column name that both models declare resolves to `customer_facts`: it holds every as-of
 date, so a segment built only on facts can be evaluated for the whole history.
@@ -28,7 +31,8 @@ MARTS_MODELS_DIR = DBT_PROJECT_DIR / "models" / "marts"
 # (model, alias used in the compiled SQL); the first model wins a column declared in both.
 FACTS_MODEL = "customer_facts"
 LABELS_MODEL = "customer_segments"
-MODELS = (FACTS_MODEL, LABELS_MODEL)
+PREDICTIONS_MODEL = "customer_predictions"
+MODELS = (FACTS_MODEL, LABELS_MODEL, PREDICTIONS_MODEL)
 # The join keys: present in both models, never useful as a condition.
 KEY_COLUMNS = frozenset({"customer_key", "as_of_date"})
 
@@ -121,6 +125,12 @@ class Column:
         """Lives in customer_segments, which holds the latest as-of date only."""
         return self.model == LABELS_MODEL
 
+    @property
+    def is_joined(self) -> bool:
+        """Lives in a table joined to customer_facts (labels, predictions), which holds only
+        some as-of dates: a segment testing it is evaluated on those dates only."""
+        return self.model != FACTS_MODEL
+
 
 @dataclass(frozen=True)
 class Catalogue:
@@ -164,6 +174,10 @@ def _model_entries(models_dir: Path) -> list[tuple[Path, Mapping[str, Any]]]:
                 f"{path}: not valid YAML, so its columns are unknown: {exc}"
             ) from exc
         models = (doc.get("models") if isinstance(doc, Mapping) else None) or []
+        # tables written outside dbt (the CLV model step) are declared as source tables
+        for source in (doc.get("sources") if isinstance(doc, Mapping) else None) or []:
+            if isinstance(source, Mapping):
+                models = [*models, *(source.get("tables") or [])]
         for entry in models:
             if isinstance(entry, Mapping) and entry.get("name") in MODELS:
                 found.append((path, entry))

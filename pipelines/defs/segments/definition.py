@@ -130,6 +130,11 @@ class SegmentDefinition:
         return walk(self.conditions)
 
     @property
+    def joined_models(self) -> tuple[str, ...]:
+        """Models other than customer_facts whose columns it tests (joined on key and date)."""
+        return tuple(sorted({leaf.column.model for leaf in self.leaves() if leaf.column.is_joined}))
+
+    @property
     def uses_labels(self) -> bool:
         """Tests a customer_segments column, so it can be evaluated only where labels exist."""
         return any(leaf.column.is_label for leaf in self.leaves())

@@ -25,6 +25,7 @@ from pipelines.defs.segments.catalogue import (
     FACTS_MODEL,
     LABELS_MODEL,
     MARTS_MODELS_DIR,
+    PREDICTIONS_MODEL,
     Catalogue,
     CatalogueError,
     load_catalogue,
@@ -58,6 +59,12 @@ DEFAULT_DEFINITIONS_DIR = DBT_PROJECT_DIR / "segments"
 # Table aliases the compiled predicate refers to (evaluate.py joins the tables under them).
 FACTS_ALIAS = "facts"
 LABELS_ALIAS = "labels"
+PREDICTIONS_ALIAS = "predictions"
+MODEL_ALIASES = {
+    FACTS_MODEL: FACTS_ALIAS,
+    LABELS_MODEL: LABELS_ALIAS,
+    PREDICTIONS_MODEL: PREDICTIONS_ALIAS,
+}
 
 # Operator → SQL template; `{col}` is a quoted catalogue column, `{v}` a value placeholder.
 _SQL_TEMPLATES = {
@@ -89,13 +96,15 @@ _INTERVAL_FUNCTION = {
 class CompiledSegment:
     """A segment's conditions as one SQL boolean expression and its bound parameters.
 
-    `predicate` refers to the aliases `facts` (customer_facts) and `labels`
-    (customer_segments); it holds only our own SQL and `?` placeholders.
+    `predicate` refers to the aliases `facts` (customer_facts), `labels` (customer_segments)
+    and `predictions` (customer_predictions); it holds only our own SQL and `?` placeholders.
+    `joined_models` are the models besides customer_facts it needs (MODEL_ALIASES).
     """
 
     predicate: str
     params: tuple[Any, ...]
     uses_labels: bool
+    joined_models: tuple[str, ...] = ()
 
 
 def _placeholder(value: Any, params: list[Any]) -> str:
@@ -112,7 +121,7 @@ def _compile(node: Condition | Group, params: list[Any]) -> str:
     if isinstance(node, Group):
         joiner = " and " if node.mode == "all" else " or "
         return "(" + joiner.join(_compile(item, params) for item in node.items) + ")"
-    alias = LABELS_ALIAS if node.column.model == LABELS_MODEL else FACTS_ALIAS
+    alias = MODEL_ALIASES[node.column.model]
     column = f"{alias}.{quote_ident(node.column.name)}"
     placeholders = [_placeholder(value, params) for value in node.values]
     return _SQL_TEMPLATES[node.op].format(
@@ -127,7 +136,9 @@ def compile_segment(definition: SegmentDefinition) -> CompiledSegment:
     """The definition's conditions as a parameterised SQL predicate (see CompiledSegment)."""
     params: list[Any] = []
     predicate = _compile(definition.conditions, params)
-    return CompiledSegment(predicate, tuple(params), definition.uses_labels)
+    return CompiledSegment(
+        predicate, tuple(params), definition.uses_labels, definition.joined_models
+    )
 
 
 def _display(path: Path) -> Path:

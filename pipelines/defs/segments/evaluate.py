@@ -8,10 +8,11 @@ Writes two tables:
 - `marts.dynamic_segments`: one row per current definition (name, description, file,
   conditions as JSON, members on the run's latest as-of date); replaced on every run.
 
-A segment that tests a segment-label column (customer_segments) is evaluated only on the
-as-of dates that table holds (the run's latest); on the other as-of dates of a backfill its
-earlier rows are kept, not deleted. Everything runs in one transaction: a failure leaves both
-tables as they were.
+A segment that tests a segment-label column (customer_segments) or a prediction column
+(customer_predictions) is evaluated only on the as-of dates that table holds (the run's
+latest; for predictions, only when the CLV fit passed its gates); on the other as-of dates of
+the run its earlier rows are kept, not deleted. Everything runs in one transaction: a
+failure leaves both tables as they were.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from datetime import date
 
 import duckdb
 
-from pipelines.defs.segments.catalogue import FACTS_MODEL, LABELS_MODEL
+from pipelines.defs.segments.catalogue import FACTS_MODEL, MODELS
 from pipelines.defs.segments.dynamic import (
     FACTS_ALIAS,
-    LABELS_ALIAS,
+    MODEL_ALIASES,
     SegmentDefinition,
     compile_segment,
 )
@@ -54,12 +55,17 @@ create or replace table {DEFINITIONS_TABLE} (
 )
 """
 
-# The as-of dates a segment is evaluated on: the run's, or for a label segment the run's that
-# customer_segments holds. Our own SQL; the only parameter is bound.
+# The as-of dates a segment is evaluated on: the run's, or for a segment on label or
+# prediction columns the run's that those tables hold. Our own SQL; no analyst text.
 _RUN_DATES = f"select as_of_date from {RUN_DATES_TABLE}"
-_LABELLED_RUN_DATES = (
-    f"{_RUN_DATES} where as_of_date in (select as_of_date from marts.{LABELS_MODEL})"
-)
+
+
+def _dates_sql(joined_models: tuple[str, ...]) -> str:
+    held = "".join(
+        f" and as_of_date in (select distinct as_of_date from marts.{model})"
+        for model in joined_models
+    )
+    return f"{_RUN_DATES} where true{held}" if held else _RUN_DATES
 
 
 class WarehouseNotReadyError(RuntimeError):
@@ -77,15 +83,14 @@ class SegmentResult:
     members: int
 
 
-def _evaluation_sql(uses_labels: bool, predicate: str) -> tuple[str, str]:
+def _evaluation_sql(joined_models: tuple[str, ...], predicate: str) -> tuple[str, str]:
     """(delete, insert) statements for one segment; the predicate is compile_segment's."""
-    dates = _LABELLED_RUN_DATES if uses_labels else _RUN_DATES
-    join = (
-        f"inner join marts.{LABELS_MODEL} as {LABELS_ALIAS}"
-        f" on {LABELS_ALIAS}.customer_key = {FACTS_ALIAS}.customer_key"
-        f" and {LABELS_ALIAS}.as_of_date = {FACTS_ALIAS}.as_of_date"
-        if uses_labels
-        else ""
+    dates = _dates_sql(joined_models)
+    join = " ".join(
+        f"inner join marts.{model} as {MODEL_ALIASES[model]}"
+        f" on {MODEL_ALIASES[model]}.customer_key = {FACTS_ALIAS}.customer_key"
+        f" and {MODEL_ALIASES[model]}.as_of_date = {FACTS_ALIAS}.as_of_date"
+        for model in joined_models
     )
     delete = f"delete from {MEMBERS_TABLE} where segment_name = ? and as_of_date in ({dates})"
     insert = f"""
@@ -120,8 +125,8 @@ def check_warehouse(
     built = set(
         con.execute(
             "select table_name, column_name from information_schema.columns "
-            "where table_schema = 'marts' and table_name in (?, ?)",
-            [FACTS_MODEL, LABELS_MODEL],
+            "where table_schema = 'marts' and list_contains(?::varchar[], table_name)",
+            [list(MODELS)],
         ).fetchall()
     )
     for model, column in sorted(needed - built):
@@ -151,7 +156,7 @@ def evaluate_segments(
         )
         for definition in definitions:
             compiled = compile_segment(definition)
-            delete, insert = _evaluation_sql(compiled.uses_labels, compiled.predicate)
+            delete, insert = _evaluation_sql(compiled.joined_models, compiled.predicate)
             con.execute(delete, [definition.name])
             con.execute(insert, [definition.name, *compiled.params])
         results = _summarise(con, definitions)
@@ -169,7 +174,7 @@ def _summarise(
     """Members per segment on the latest as-of date it was evaluated for in this run."""
     results = []
     for definition in definitions:
-        dates = _LABELLED_RUN_DATES if definition.uses_labels else _RUN_DATES
+        dates = _dates_sql(definition.joined_models)
         count, latest, members = con.execute(
             f"""
             with evaluated as ({dates}),

@@ -116,9 +116,10 @@ def missing_contract(db: Path) -> list[str]:
 
 def add_contract_tables(db: Path) -> Path:
     """Add what the other parts of the pipeline make to a dbt-built `db`, each by the
-    product's own code: the dynamic segment members (segments/evaluate.py on a real
-    definition), the load manifest and quarantine (the real ingest of a Shopify export with a
-    bad row, and of a file it cannot read). The dbt marts contract is checked, never filled in.
+    product's own code: the CLV model's tables (predictions/step.py), the dynamic segment
+    members (segments/evaluate.py on a real definition), the load manifest and quarantine
+    (the real ingest of a Shopify export with a bad row, and of a file it cannot read). The
+    dbt marts contract is checked, never filled in.
     """
     missing = missing_contract(db)
     assert not missing, f"the dbt build lacks contract columns: {', '.join(missing)}"
@@ -131,7 +132,10 @@ def add_contract_tables(db: Path) -> Path:
     definition = parse_definition(
         DYNAMIC_DEFINITION, Path(f"{DYNAMIC_SEGMENT}.yml"), load_catalogue()
     )
+    from pipelines.defs.predictions.step import run_step
+
     with duckdb.connect(str(db)) as con:
+        run_step(con)  # the CLV model step: customer_predictions, clv_model_fits, holdout
         evaluate_segments(con, [definition])
     landing = db.parent / "landing"
     (landing / "shopify").mkdir(parents=True, exist_ok=True)

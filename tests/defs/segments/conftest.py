@@ -1,4 +1,5 @@
-"""A small real build database for dynamic segments: the two marts, typed from the dbt YAML.
+"""A small real build database for dynamic segments: the three tables a segment can test
+(customer_facts, customer_segments, customer_predictions), typed from the dbt YAML.
 
 The tables get every column the catalogue declares, at its declared data_type, so the tests
 follow the dbt models as they gain columns. Rows name only the columns they care about; the
@@ -16,7 +17,14 @@ import duckdb
 import pytest
 import yaml
 
-from pipelines.defs.segments.catalogue import FACTS_MODEL, LABELS_MODEL, Catalogue, load_catalogue
+from pipelines.defs.segments.catalogue import (
+    FACTS_MODEL,
+    LABELS_MODEL,
+    MODELS,
+    PREDICTIONS_MODEL,
+    Catalogue,
+    load_catalogue,
+)
 from pipelines.defs.segments.dynamic import SegmentDefinition, parse_definition
 from pipelines.lib.duck import quote_ident
 
@@ -73,6 +81,15 @@ FACTS: dict[tuple[date, str], dict[str, Any]] = {
     },
     (NOV, "c_de"): {"country_code": "DE", "preferred_category": "electronics", "orders_count": 7},
     (NOV, "c_prospect"): {"orders_count": 0, "sessions_last_30_days": 0},
+    (NOV, "c_slipping"): {"orders_count": 8, "net_revenue": 3000},
+    (NOV, "c_valued_alive"): {"orders_count": 8, "net_revenue": 3000},
+}
+# customer_predictions: the CLV model's forecasts, the latest as-of date only (one fit per run)
+PREDICTIONS: dict[str, dict[str, Any]] = {
+    "c_slipping": {"probability_alive": 0.2, "predicted_clv_365_days": 800.0},
+    "c_valued_alive": {"probability_alive": 0.9, "predicted_clv_365_days": 900.0},
+    "c_vip": {"probability_alive": 0.25, "predicted_clv_365_days": 400.0},
+    "c_lapsed": {"probability_alive": 0.1, "predicted_clv_365_days": 20.0},
 }
 # customer_segments: the latest as-of date only, one row per customer known on it
 LABELS: dict[str, dict[str, Any]] = {
@@ -90,6 +107,7 @@ EXPECTED_ON_NOV = {
     "engaged_browsers_never_bought": {"c_browser"},
     "new_customers_welcome_series": {"c_new"},
     "german_champions_cross_sell": {"c_de"},
+    "valuable_and_slipping_away": {"c_slipping"},
 }
 
 
@@ -106,11 +124,12 @@ def catalogue() -> Catalogue:
 
 
 def create_marts(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
-    """Empty marts.customer_facts / customer_segments and meta.run_as_of_dates."""
+    """Empty marts.customer_facts / customer_segments / customer_predictions and
+    meta.run_as_of_dates."""
     con.execute("create schema if not exists marts")
     con.execute("create schema if not exists meta")
     con.execute("create or replace table meta.run_as_of_dates (as_of_date date not null)")
-    for model in (FACTS_MODEL, LABELS_MODEL):
+    for model in MODELS:
         columns = ["customer_key varchar", "as_of_date date"] + [
             f"{quote_ident(c.name)} {c.data_type}"
             for c in catalogue.columns.values()
@@ -160,6 +179,11 @@ def build_db(tmp_path: Path, catalogue: Catalogue) -> Path:
             ),
         )
         set_labels(con, NOV, LABELS)
+        insert_rows(
+            con,
+            f"marts.{PREDICTIONS_MODEL}",
+            ({"customer_key": k, "as_of_date": NOV, **v} for k, v in PREDICTIONS.items()),
+        )
         set_run_dates(con, [MAY, NOV])
     return path
 

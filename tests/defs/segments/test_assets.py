@@ -26,6 +26,7 @@ def test_asset_key_group_and_upstream() -> None:
     assert set(asset.asset_deps[asset.key]) == {
         dg.AssetKey(["marts", "customer_facts"]),
         dg.AssetKey(["marts", "customer_segments"]),
+        dg.AssetKey(["marts", "customer_predictions"]),
     }
 
 

@@ -96,4 +96,8 @@ def test_a_model_declared_twice_is_an_error(tmp_path: Path) -> None:
 
 
 def test_missing_models_are_reported(tmp_path: Path) -> None:
-    assert load_catalogue(tmp_path).missing_models == ("customer_facts", "customer_segments")
+    assert load_catalogue(tmp_path).missing_models == (
+        "customer_facts",
+        "customer_segments",
+        "customer_predictions",
+    )

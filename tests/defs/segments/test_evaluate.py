@@ -234,6 +234,51 @@ def test_label_segments_keep_rows_of_dates_without_labels(
     assert (result.as_of_dates, result.latest_as_of_date, result.members) == (1, NOV, 1)
 
 
+def test_prediction_and_label_columns_combine_in_one_segment(
+    catalogue: Catalogue, build_db: Path
+) -> None:
+    # facts, labels and predictions joined on (customer_key, as_of_date)
+    vip_slipping = segment(
+        catalogue,
+        {
+            "all": [
+                {"column": "probability_alive", "op": "<", "value": 0.3},
+                {"column": "m_score", "op": ">=", "value": 4},
+                {"column": "orders_count", "op": ">", "value": 1},
+            ]
+        },
+        "vip_slipping",
+    )
+    assert vip_slipping.joined_models == ("customer_predictions", "customer_segments")
+    (result,) = _run(build_db, [vip_slipping])
+
+    with duckdb.connect(str(build_db), read_only=True) as con:
+        assert members(con, "vip_slipping", NOV) == {"c_vip"}
+        assert members(con, "vip_slipping", MAY) == set()
+    assert (result.as_of_dates, result.latest_as_of_date) == (1, NOV)
+
+
+def test_a_date_without_predictions_keeps_the_members_recorded_for_it(
+    catalogue: Catalogue, build_db: Path
+) -> None:
+    # A rerun of NOV whose CLV fit failed its gates wrote no predictions for NOV (the model
+    # step leaves the table as it was); here the table lost NOV altogether: the segment must
+    # keep the members the earlier run recorded instead of being emptied.
+    slipping = segment(
+        catalogue,
+        {"all": [{"column": "probability_alive", "op": "<", "value": 0.3}]},
+        "slipping",
+    )
+    with duckdb.connect(str(build_db)) as con:
+        evaluate_segments(con, [slipping])
+        assert members(con, "slipping", NOV) == {"c_slipping", "c_vip", "c_lapsed"}
+        con.execute("delete from marts.customer_predictions")
+        (result,) = evaluate_segments(con, [slipping])
+
+        assert members(con, "slipping", NOV) == {"c_slipping", "c_vip", "c_lapsed"}
+    assert result.as_of_dates == 0
+
+
 def test_a_removed_definition_loses_its_rows_for_the_run_dates_only(
     catalogue: Catalogue, build_db: Path
 ) -> None:
