@@ -23,7 +23,8 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 # Where Dagster's rendering of an error (SerializableErrorInfo) starts its trace, and the
 # chained causes after it.
 _TRACE = re.compile(r"\n\s*(Stack Trace:|Traceback \(most recent call last\):)\n", re.S)
-# `dagster._core.definitions.events.Failure: msg` → `msg`: the class path is noise.
+# A Failure rendered with its fully qualified class name (`<module path>.Failure: msg`)
+# → `msg`: the module path is noise to the reader.
 _QUALIFIED_FAILURE = re.compile(r"(?m)^(?:[a-z_][\w]*\.)+Failure: ")
 
 

@@ -20,6 +20,7 @@ from html import escape
 import duckdb
 
 from pipelines.defs.publish import charts
+from pipelines.defs.publish.report_sections import html_table
 
 PREDICTIONS = "pub.main.customer_predictions"
 FITS = "pub.main.clv_model_fits"
@@ -148,17 +149,6 @@ def holdout_chart(rows: tuple[tuple[int, int, float, float], ...], width: int = 
     return charts._svg("clv-holdout", width, height, body, "Holdout: actual vs expected")
 
 
-def _table(headers: tuple[str, ...] | list[str], rows: list[list[str]], numeric: set[int]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td{' class=n' if i in numeric else ''}>{c}</td>" for i, c in enumerate(r))
-        + "</tr>"
-        for r in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _fit_text(data: ClvData) -> str:
     by_model: dict[str, list[str]] = {}
     info: dict[str, tuple[bool, float | None, int]] = {}
@@ -217,7 +207,7 @@ def section_body(data: ClvData | None, currency: str) -> str:
             '</span><span class="key"><i style="background:#a0cbe8"></i>expected</span></div>'
         )
         out.append(
-            _table(
+            html_table(
                 ["calibration repeat purchases", "customers", "actual", "expected"],
                 [
                     [f"{b}+" if b == 7 else str(b), f"{n:,}", f"{a:.3f}", f"{e:.3f}"]
@@ -229,7 +219,7 @@ def section_body(data: ClvData | None, currency: str) -> str:
     if data.alive_by_segment:
         out.append(f"<h3>Probability alive per RFM segment ({data.predictions_as_of})</h3>")
         out.append(
-            _table(
+            html_table(
                 ["RFM segment", "customers", "mean", "median", f"share below {SLIPPING}"],
                 [
                     [escape(s), f"{n:,}", f"{mean:.2f}", f"{med:.2f}", f"{low:.1%}"]
@@ -258,5 +248,7 @@ def section_body(data: ClvData | None, currency: str) -> str:
                     cells.append(escape(str(value)) if value is not None else "")
             rows.append(cells)
         first_number = data.top_columns.index("predicted CLV 365 days")
-        out.append(_table(data.top_columns, rows, set(range(first_number, len(data.top_columns)))))
+        out.append(
+            html_table(data.top_columns, rows, set(range(first_number, len(data.top_columns))))
+        )
     return "".join(out)

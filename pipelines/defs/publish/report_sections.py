@@ -36,7 +36,10 @@ def _na(reason: str) -> str:
     return f'<p class="na">Not available yet: {escape(reason)}.</p>'
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+def html_table(
+    headers: list[str] | tuple[str, ...], rows: list[list[str]], numeric: set[int] = frozenset()
+) -> str:
+    """An HTML table; `rows` hold escaped cell HTML, columns in `numeric` align right."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
         "<tr>"
@@ -79,7 +82,7 @@ def weekly(data: rd.SectionData, currency: str) -> str:
                 a, b = points.get(then, 0), points.get(now, 0)
                 rows.append((b - a, label, a, b))
             rows.sort(key=lambda r: -abs(r[0]))
-            out += f"<h3>RFM segment sizes: {now} vs {then}</h3>" + _table(
+            out += f"<h3>RFM segment sizes: {now} vs {then}</h3>" + html_table(
                 ["segment", str(then), str(now), "change"],
                 [[escape(lbl), _num(a), _num(b), f"{d:+,}"] for d, lbl, a, b in rows[:6]],
                 {1, 2, 3},
@@ -105,7 +108,7 @@ def segments(data: rd.SectionData, currency: str) -> str:
         [(s.label, s.customers, s.revenue) for s, _ in scored],
         [c for _, c in scored],
     )
-    table = _table(
+    table = html_table(
         [
             "segment",
             "customers",
@@ -229,7 +232,7 @@ def profiles(data: rd.SectionData) -> str:
     if p is None:
         return _na(data.missing.get("profiles", "no profiles"))
     numeric = {i for i in range(len(p.columns)) if p.rows and _is_number(p.rows[0][i])}
-    return _table(
+    return html_table(
         [c.replace("_", " ") for c in p.columns],
         [[_cell(v, c) for v, c in zip(row, p.columns, strict=True)] for row in p.rows],
         numeric,
@@ -317,7 +320,7 @@ def quality(q: QualitySummary) -> str:
     else:
         ld = q.loads
         out.append(
-            _table(
+            html_table(
                 [
                     "files",
                     "rows in files",
@@ -344,7 +347,9 @@ def quality(q: QualitySummary) -> str:
         if ld.failed_files:
             out.append(
                 "<h3>Files that failed to load</h3>"
-                + _table(["file", "error"], [[escape(p), escape(e)] for p, e in ld.failed_files])
+                + html_table(
+                    ["file", "error"], [[escape(p), escape(e)] for p, e in ld.failed_files]
+                )
             )
     if q.quarantine is not None:
         this_run = q.checks is not None and q.checks.started_at is not None
@@ -355,6 +360,10 @@ def quality(q: QualitySummary) -> str:
         ]
         out.append(
             "<h3>Quarantined rows by reason</h3>"
-            + (_table(headers, rows, {2, 3}) if rows else '<p class="ok">No row quarantined.</p>')
+            + (
+                html_table(headers, rows, {2, 3})
+                if rows
+                else '<p class="ok">No row quarantined.</p>'
+            )
         )
     return "".join(out)
