@@ -31,6 +31,7 @@ independently (the gradient of the log-likelihood at the fitted parameters must 
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -179,30 +180,83 @@ def compress(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     return unique, np.bincount(groups, minlength=len(unique)).astype(float)
 
 
-def _weighted_bgnbd_map(unique: pd.DataFrame, counts: np.ndarray) -> dict[str, float]:
-    """Maximum likelihood of BG/NBD over distinct rows weighted by their customer counts.
+class _WeightedBgNbd:
+    """The weighted BG/NBD log-likelihood and its gradient, compiled once per process.
 
     pymc-marketing's BetaGeoModel has no weights, so the likelihood is the library's own
-    BG/NBD distribution (`pymc_marketing.clv.distributions.BetaGeoNBD`), summed with weights
-    in a `pm.Potential`, maximised by `pm.find_MAP` (no Jacobian: the MLE), exactly what
-    BetaGeoModel.fit(method="map") does per customer. On 1.5M customers it halves the fit.
+    BG/NBD distribution (`pymc_marketing.clv.distributions.BetaGeoNBD`) summed with weights
+    in a `pm.Potential`, over data containers (`pm.Data`): the calibration fit and the
+    holdout fit of a run (and every fit after them in the same process) reuse one compiled
+    function, where `pm.find_MAP` compiled four per fit (start-value check, log-likelihood,
+    gradient, result transform: ~1.5 s each fit on a small warehouse). The optimum is the
+    one `find_MAP` finds: L-BFGS-B from the same start (every parameter 1), on the
+    log-transformed parameters, without the Jacobian term, i.e. maximum likelihood.
     """
-    import pymc as pm
-    from pymc_marketing.clv.distributions import BetaGeoNBD
 
-    observed = np.stack([unique["recency"].to_numpy(), unique["frequency"].to_numpy()], axis=1)
-    with pm.Model() as weighted:
-        variables = {name: pm.HalfFlat(name) for name in BG_NBD_PARAMETERS}
-        distribution = BetaGeoNBD.dist(
-            a=variables["a"],
-            b=variables["b"],
-            r=variables["r"],
-            alpha=variables["alpha"],
-            T=unique["T"].to_numpy(),
+    def __init__(self) -> None:
+        import pymc as pm
+        from pymc_marketing.clv.distributions import BetaGeoNBD
+
+        empty = np.zeros(1)
+        with pm.Model() as self.model:
+            self.recency = pm.Data("recency", empty)
+            self.frequency = pm.Data("frequency", empty)
+            self.T = pm.Data("T", empty + 1)
+            self.counts = pm.Data("counts", empty)
+            variables = {name: pm.HalfFlat(name) for name in BG_NBD_PARAMETERS}
+            distribution = BetaGeoNBD.dist(
+                a=variables["a"],
+                b=variables["b"],
+                r=variables["r"],
+                alpha=variables["alpha"],
+                T=self.T,
+            )
+            observed = pm.math.stack([self.recency, self.frequency], axis=1)
+            pm.Potential("log_likelihood", (self.counts * pm.logp(distribution, observed)).sum())
+        values = [self.model.rvs_to_values[variables[name]] for name in BG_NBD_PARAMETERS]
+        self.function = pm.compile(
+            values,
+            [
+                self.model.logp(jacobian=False),
+                self.model.dlogp([variables[name] for name in BG_NBD_PARAMETERS], jacobian=False),
+            ],
         )
-        pm.Potential("log_likelihood", (counts * pm.logp(distribution, observed)).sum())
-        point = pm.find_MAP(model=weighted, progressbar=False)
-    return {name: float(point[name]) for name in BG_NBD_PARAMETERS}
+
+    def fit(self, unique: pd.DataFrame, counts: np.ndarray) -> dict[str, float]:
+        from scipy.optimize import minimize
+
+        self.recency.set_value(unique["recency"].to_numpy(dtype=float))
+        self.frequency.set_value(unique["frequency"].to_numpy(dtype=float))
+        self.T.set_value(unique["T"].to_numpy(dtype=float))
+        self.counts.set_value(np.asarray(counts, dtype=float))
+
+        def negative(x: np.ndarray) -> tuple[float, np.ndarray]:
+            value, gradient = self.function(*x)
+            return -float(value), -np.asarray(gradient, dtype=float)
+
+        # find_MAP's defaults: L-BFGS-B, at most 5000 evaluations
+        result = minimize(
+            negative,
+            np.zeros(len(BG_NBD_PARAMETERS)),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxfun": 5000},
+        )
+        return {name: float(np.exp(x)) for name, x in zip(BG_NBD_PARAMETERS, result.x, strict=True)}
+
+
+_weighted_fitter: _WeightedBgNbd | None = None
+_weighted_lock = threading.Lock()
+
+
+def _weighted_bgnbd_map(unique: pd.DataFrame, counts: np.ndarray) -> dict[str, float]:
+    """Maximum likelihood of BG/NBD over distinct rows weighted by their customer counts
+    (on 1.5M customers it halves the fit against BetaGeoModel.fit on every customer)."""
+    global _weighted_fitter
+    with _weighted_lock:
+        if _weighted_fitter is None:
+            _weighted_fitter = _WeightedBgNbd()
+        return _weighted_fitter.fit(unique, counts)
 
 
 def _predictive_bgnbd(unique: pd.DataFrame, params: dict[str, float]):
