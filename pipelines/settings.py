@@ -145,6 +145,11 @@ class Settings:
     def report_path(self) -> Path:
         return self.warehouse_dir / "report.html"
 
+    @property
+    def dbt_parse_state(self) -> Path:
+        """dbt's partial parse of the project with this warehouse's connection settings."""
+        return self.warehouse_dir / "tmp" / "dbt" / "partial_parse.msgpack"
+
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt subprocesses: profiles.yml reads these. DuckDB spills to
         `<warehouse dir>/tmp/duckdb` unless SEGMENTS_DUCKDB_TEMP_DIR says otherwise; the memory

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import dagster as dg
 import duckdb
@@ -206,8 +207,19 @@ def warehouse_models(
     os.environ["SEGMENTS_DBT_THREADS_RUN"] = str(dbt_threads(cfg.build_db))
     # Unit tests check the SQL, not the data: they run in the test suite (tests/dbt), not on
     # every refresh, as dbt recommends (7 of them cost ~3 s a run).
+    # This warehouse's own parse state (see keep_partial_parse), in the invocation's target
+    # dir before dagster-dbt would seed it from the project's.
+    target = (
+        dbt_project.project_dir
+        / "target"
+        / f"warehouse_models-{context.run.run_id[:7]}-{uuid4().hex[:7]}"
+    )
+    seed_partial_parse(cfg.dbt_parse_state, target)
     invocation = dbt.cli(
-        ["build", "--exclude-resource-type", "unit_test"], context=context, raise_on_error=False
+        ["build", "--exclude-resource-type", "unit_test"],
+        context=context,
+        raise_on_error=False,
+        target_path=target,
     )
     # If this process is killed (SIGKILL), the dbt child would go on holding build.duckdb:
     # the next run ends it (runlock.sweep) using the pid recorded here.
@@ -232,7 +244,7 @@ def warehouse_models(
     by_id = {p.unique_id: p for p in problems}
     for check in failed_checks:
         yield _explained(check, by_id)
-    keep_partial_parse(invocation.target_path, dbt_project.project_dir / "target")
+    keep_partial_parse(invocation.target_path, cfg.dbt_parse_state)
     prune_target_dirs(invocation.target_path.parent, keep=KEEP_TARGET_DIRS)
     if not invocation.is_successful():
         message = dbt_failures.summary(problems, skipped)
@@ -271,21 +283,33 @@ def _explained(
     )
 
 
-def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:
-    """Make this run's parse the one the next run starts from.
+def seed_partial_parse(state: Path, invocation_target: Path) -> None:
+    """Start the invocation from this warehouse's last parse, if it has one.
 
-    dagster-dbt seeds each invocation with the project's target/partial_parse.msgpack, but dbt
-    re-parses the whole project (~5 s) when the connection settings it was parsed with differ
-    (the build database path and DuckDB temp dir of this warehouse vs `make manifest`'s). The
-    run's own file carries this warehouse's settings: put it in place (atomically) so the next
-    run of the same warehouse parses only what changed."""
-    source = invocation_target / "partial_parse.msgpack"
+    dbt re-parses the whole project (~3 s, plus writing a new manifest) when the connection
+    settings it was parsed with differ, and they are per warehouse (the build database's path,
+    the DuckDB temp dir). dagster-dbt seeds each invocation with the project's
+    target/partial_parse.msgpack (made by `make manifest` with the default warehouse's
+    settings) unless the invocation's target dir already holds one: a warehouse that has run
+    before brings its own, so its runs parse only what changed in the project."""
+    if state.exists():
+        invocation_target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(state, invocation_target / PARTIAL_PARSE)
+
+
+def keep_partial_parse(invocation_target: Path, state: Path) -> None:
+    """Keep this run's parse as the warehouse's parse state (atomically: a killed run leaves
+    the previous one), for the next run of the same warehouse (seed_partial_parse)."""
+    source = invocation_target / PARTIAL_PARSE
     if not source.exists():
         return
-    project_target.mkdir(parents=True, exist_ok=True)
-    staged = project_target / f".partial_parse.{os.getpid()}.tmp"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    staged = state.with_name(f".{state.name}.{os.getpid()}.tmp")
     shutil.copyfile(source, staged)
-    os.replace(staged, project_target / "partial_parse.msgpack")
+    os.replace(staged, state)
+
+
+PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 # dagster-dbt gives every invocation its own target dir (~14 MB: manifest, compiled SQL,
