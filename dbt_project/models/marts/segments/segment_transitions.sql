@@ -15,10 +15,6 @@
 -#}
 with
 
-snapshots as (
-    select * from {{ ref('segment_snapshots') }}
-),
-
 run_dates as (
     -- the run's as-of dates, or one batch of them (materialization as_of_incremental)
     select * from {{ ref('stg_meta__run_as_of_dates') }}
@@ -29,7 +25,7 @@ snapshot_dates as (
     select
         as_of_date,
         lag(as_of_date) over (order by as_of_date) as previous_as_of_date
-    from (select distinct as_of_date from snapshots) as dates
+    from (select distinct as_of_date from {{ ref('segment_snapshots') }}) as dates
 ),
 
 run_pairs as (
@@ -38,6 +34,15 @@ run_pairs as (
     inner join run_dates
         on snapshot_dates.as_of_date = run_dates.as_of_date
     where snapshot_dates.previous_as_of_date is not null
+),
+
+snapshots as (
+    -- only the snapshots of this run's (or batch's) dates and of the dates just before them:
+    -- a range filter on the scan lets DuckDB skip the other dates' row groups, where the
+    -- joins below alone read the whole table (10M transactions, 9 batches: 244 s -> ~30 s)
+    select * from {{ ref('segment_snapshots') }}
+    where as_of_date >= (select min(previous_as_of_date) from run_pairs)
+      and as_of_date <= (select max(as_of_date) from run_pairs)
 ),
 
 moves as (
