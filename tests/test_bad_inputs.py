@@ -12,7 +12,6 @@ publishes nothing, so BI keeps reading the last good file byte for byte.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import time
@@ -32,6 +31,7 @@ from pipelines.defs.ingest.loader import FileResult, get_spec, load_source
 from pipelines.defs.ingest.spec import IngestError
 from pipelines.defs.quality.reconciliation import file_row_mismatches
 from pipelines.settings import DEFAULT_MAX_QUARANTINE_SHARE
+from tests.helpers import sha256
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "bad"
 CASES: dict[str, dict[str, Any]] = yaml.safe_load((CORPUS / "cases.yml").read_text("utf-8"))
@@ -244,10 +244,6 @@ def test_zero_byte_file_is_loaded_once_it_has_content(tmp_path: Path) -> None:
 # --- through the real job ----------------------------------------------------------------
 
 PUBLISHED = dg.AssetKey(["published", "segments_db"])
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def last_good_publish(path: Path) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import io
 import json
 import os
@@ -41,6 +40,7 @@ import pytest
 
 from pipelines.generate import generate
 from pipelines.settings import PROJECT_ROOT
+from tests.helpers import land_orders_without_email, sha256
 
 END = date(2026, 9, 30)  # the as-of date of every run
 RUN = ["run", "--as-of", END.isoformat()]
@@ -72,10 +72,6 @@ def parquet_rows(warehouse: Path) -> int:
     path = warehouse / "parquet" / "current" / "customer_segments.parquet"
     with duckdb.connect() as con:
         return con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchone()[0]
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # A BI tool in its own process: a fresh read-only connection per query, ~20 queries a second,
@@ -223,27 +219,6 @@ def kill_publish_after(sc: Scenario, env: dict[str, str], seconds: float) -> Kil
     return inspect_after_kill(sc, f"publish+{seconds}s", "new file being written", before)
 
 
-def land_orders_without_email(landing: Path) -> None:
-    """120 Shopify orders with an empty Email: ingest loads them (a guest order may have no
-    email), the critical `null_share(email) <= 0.5` expectation rejects the batch. (A negative
-    Total used to serve here; ingest now quarantines it.)"""
-    template = sorted((landing / "shopify").glob("*.csv"))[-1]
-    with template.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        row, columns = next(reader), reader.fieldnames
-    assert columns is not None
-    ts = f"{END.isoformat()} 10:00:00 +0000"
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for n in range(120):
-        name = f"#{99001 + n}"
-        writer.writerow(
-            row | {"Name": name, "Id": name[1:], "Email": "", "Created at": ts, "Paid at": ts}
-        )
-    (landing / "shopify" / "late_adjustment.csv").write_text(out.getvalue(), encoding="utf-8")
-
-
 def export_args(warehouse: Path) -> list[str]:
     """`segments export` arguments for the largest segment of the published exports."""
     with open(warehouse / "exports" / "current" / "index.csv", newline="", encoding="utf-8") as fh:
@@ -307,7 +282,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
             assert main([*export, "--output", str(sc.root / "before.csv")]) == 0
             sc.export_before = (sc.root / "before.csv").read_text(encoding="utf-8")
 
-            land_orders_without_email(landing)
+            land_orders_without_email(landing, END)
             before = sha256(sc.published)
             stderr = io.StringIO()
             with contextlib.redirect_stderr(stderr):

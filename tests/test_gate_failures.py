@@ -15,10 +15,7 @@ days), after a first run that publishes:
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import io
-import os
 import subprocess
 import sys
 import zipfile
@@ -31,6 +28,7 @@ import pytest
 
 from pipelines.generate import generate
 from pipelines.settings import PROJECT_ROOT
+from tests.helpers import land_orders_without_email, process_env, sha256, shopify_rows, write_orders
 
 END = date(2026, 9, 30)
 RUN = ["-m", "pipelines.cli", "run", "--as-of", END.isoformat()]
@@ -64,10 +62,6 @@ def block(text: str, headline: str) -> list[str]:
     return out
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *args],
@@ -80,23 +74,6 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def shopify_rows(landing: Path) -> tuple[dict[str, str], list[str]]:
-    template = sorted((landing / "shopify").glob("*.csv"))[0]
-    with template.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        row, columns = next(reader), reader.fieldnames
-    assert columns is not None
-    return row, list(columns)
-
-
-def write_orders(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    path.write_text(out.getvalue(), encoding="utf-8")
-
-
 def land_order_in_chf(landing: Path) -> None:
     row, columns = shopify_rows(landing)
     ts = f"{END.isoformat()} 09:00:00 +0000"
@@ -106,23 +83,6 @@ def land_order_in_chf(landing: Path) -> None:
         columns,
         [row | order | {"Created at": ts, "Paid at": ts}],
     )
-
-
-def land_orders_without_email(landing: Path) -> None:
-    row, columns = shopify_rows(landing)
-    ts = f"{END.isoformat()} 10:00:00 +0000"
-    rows = [
-        row
-        | {
-            "Name": f"#{99001 + n}",
-            "Id": str(99001 + n),
-            "Email": "",
-            "Created at": ts,
-            "Paid at": ts,
-        }
-        for n in range(120)
-    ]
-    write_orders(landing / "shopify" / "late_adjustment.csv", columns, rows)
 
 
 def land_zip_named_csv(landing: Path) -> None:
@@ -137,16 +97,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     root = tmp_path_factory.mktemp("gates")
     landing, warehouse = root / "landing", root / "warehouse"
     generate(landing, customers=40, days=30, seed=3, end_date=END)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.fspath(PROJECT_ROOT),
-        "PYTHONUNBUFFERED": "1",
-        "SEGMENTS_LANDING_DIR": os.fspath(landing),
-        "SEGMENTS_WAREHOUSE_DIR": os.fspath(warehouse),
-        "SEGMENTS_REPORTING_CURRENCY": "USD",
-        "DAGSTER_HOME": os.fspath(warehouse / "dagster_home"),
-    }
-    env.pop("SEGMENTS_AS_OF_DATE", None)
+    env = process_env(landing, warehouse, SEGMENTS_REPORTING_CURRENCY="USD")
     first = cli(env, *RUN)
     assert first.returncode == 0, first.stderr[-3000:]
     published = warehouse / "segments.duckdb"
@@ -165,7 +116,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     failing_run("dbt")
     unload = cli(env, "-m", "pipelines.cli", "unload", "shopify/swiss_shop.csv")
     assert unload.returncode == 0, unload.stderr
-    land_orders_without_email(landing)
+    land_orders_without_email(landing, END)
     failing_run("gx")
     land_zip_named_csv(landing)
     failing_run("bad_input")

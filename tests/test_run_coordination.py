@@ -24,6 +24,7 @@ import pytest
 from pipelines.generate import generate
 from pipelines.lib import runlock
 from pipelines.settings import PROJECT_ROOT
+from tests.helpers import process_env
 
 END = date(2026, 9, 30)
 RUN = ["-m", "pipelines.cli", "run", "--as-of", END.isoformat()]
@@ -82,15 +83,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     root = tmp_path_factory.mktemp("coordination")
     landing, warehouse = root / "landing", root / "warehouse"
     generate(landing, customers=40, days=30, seed=5, end_date=END)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.fspath(PROJECT_ROOT),
-        "PYTHONUNBUFFERED": "1",
-        "SEGMENTS_LANDING_DIR": os.fspath(landing),
-        "SEGMENTS_WAREHOUSE_DIR": os.fspath(warehouse),
-        "DAGSTER_HOME": os.fspath(warehouse / "dagster_home"),
-    }
-    env.pop("SEGMENTS_AS_OF_DATE", None)
+    env = process_env(landing, warehouse)
     sc = Scenario()
     log = (root / "run_a.log").open("w+")
     # --verbose: run A is watched for dbt's node log, which otherwise goes to the run log file

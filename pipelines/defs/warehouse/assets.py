@@ -205,8 +205,6 @@ def warehouse_models(
     # profiles.yml reads the build database's path and DuckDB settings from these
     os.environ.update(cfg.dbt_env())
     os.environ["SEGMENTS_DBT_THREADS_RUN"] = str(dbt_threads(cfg.build_db))
-    # Unit tests check the SQL, not the data: they run in the test suite (tests/dbt), not on
-    # every refresh, as dbt recommends (7 of them cost ~3 s a run).
     # This warehouse's own parse state (see keep_partial_parse), in the invocation's target
     # dir before dagster-dbt would seed it from the project's.
     target = (
@@ -215,6 +213,8 @@ def warehouse_models(
         / f"warehouse_models-{context.run.run_id[:7]}-{uuid4().hex[:7]}"
     )
     seed_partial_parse(cfg.dbt_parse_state, target)
+    # Unit tests check the SQL, not the data: they run in the test suite (tests/dbt), not on
+    # every refresh, as dbt recommends (7 of them cost ~3 s a run).
     invocation = dbt.cli(
         ["build", "--exclude-resource-type", "unit_test"],
         context=context,
