@@ -32,6 +32,18 @@
 {%- endmacro %}
 
 
+{# The state table's DDL. Run once per dbt invocation (on-run-start in dbt_project.yml), not by
+   each model: two models creating it at once in parallel threads is a DuckDB write-write
+   conflict. #}
+{% macro file_increment_state_ddl(state=none) -%}
+    {%- set state = state or file_increment_state_relation(api.Relation.create(database=target.database)) -%}
+    create schema if not exists {{ state.database }}.{{ state.schema }};
+    create table if not exists {{ state }} (
+        model varchar, fingerprint varchar, source_file varchar, loaded_at timestamp, row_count bigint
+    )
+{%- endmacro %}
+
+
 {# [source relation, fingerprint] of the model, or a compiler error if it reads anything but
    one source and seeds. #}
 {% macro file_increment_inputs(node, sql) -%}
@@ -86,11 +98,10 @@
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
+    {% if adapter.get_relation(state.database, state.schema, state.identifier) is none %}
+        {% do run_query(file_increment_state_ddl(state)) %}
+    {% endif %}
     {% call statement('file_increment_state') -%}
-        create schema if not exists {{ state.database }}.{{ state.schema }};
-        create table if not exists {{ state }} (
-            model varchar, fingerprint varchar, source_file varchar, loaded_at timestamp, row_count bigint
-        );
         create or replace temp table _file_versions as
         select _source_file as source_file, max(_loaded_at) as loaded_at, count(*) as row_count
         from {{ source_relation }}

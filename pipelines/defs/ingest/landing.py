@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .files import entry_problem, is_ready, sha256_of
+from .hash_cache import HashCache
 from .manifest import DUPLICATE_PREFIX, LOADED, UNLOADED, ManifestRow
 from .spec import LandedFile, RunContext, SourceSpec
 
@@ -66,14 +67,17 @@ def decide(
     files: list[LandedFile],
     known: dict[str, ManifestRow],
     ctx: RunContext,
+    hashes: HashCache | None = None,
 ) -> list[Candidate]:
     """What to do with each ready file: parse (new or changed), skip as unchanged (same
     bytes and reader settings as its last load), skip as retracted (`segments unload`, same
-    bytes), or skip as a re-drop of loaded bytes."""
+    bytes), or skip as a re-drop of loaded bytes. `hashes` reuses the hash of a file whose
+    stat has not changed since it was hashed (hash_cache.py)."""
+    sha256 = hashes.sha256 if hashes is not None else sha256_of
     loaded_by_sha = {r.file_sha256: path for path, r in sorted(known.items()) if r.status == LOADED}
     out = []
     for file in files:
-        sha, size = sha256_of(file.path)
+        sha, size = sha256(file.path)
         row = known.get(file.rel)
         fingerprint = fingerprint_of(spec, file, ctx)
         same = (
@@ -113,12 +117,17 @@ def fingerprint_of(spec: SourceSpec, file: LandedFile, ctx: RunContext) -> str:
 
 
 def failed_candidates(
-    landing_dir: Path, failures: dict[str, str], known: dict[str, ManifestRow], ctx: RunContext
+    landing_dir: Path,
+    failures: dict[str, str],
+    known: dict[str, ManifestRow],
+    ctx: RunContext,
+    hashes: HashCache | None = None,
 ) -> list[Candidate]:
     """Files that discovery already rejected (wrong extension, bad mapping.yml, a link out of
     the landing zone, a pipe...), so that the manifest records them as failed. Folder-level
     failures have no file to record. An entry that is not a readable regular file of the
     landing zone is recorded without being opened (its sha256 is empty)."""
+    sha256 = hashes.sha256 if hashes is not None else sha256_of
     out = []
     for rel, message in sorted(failures.items()):
         path = landing_dir / rel
@@ -127,7 +136,7 @@ def failed_candidates(
         if entry_problem(path, landing_dir, ()) is None and path.is_file():
             if not is_ready(path):
                 continue
-            sha, size = sha256_of(path)
+            sha, size = sha256(path)
         else:
             sha, size = "", path.lstat().st_size
         row = known.get(rel)

@@ -46,6 +46,7 @@ from . import (
     tables,
 )
 from .files import is_ready
+from .hash_cache import HashCache
 from .landing import Candidate, decide, discover, failed_candidates
 from .manifest import DUPLICATE_PREFIX, FAILED, LOADED, ManifestRow
 from .spec import IngestError, LandedFile, RunContext, SourceSpec
@@ -322,8 +323,13 @@ def load_source(
     with duck.connect(build_db) as con:
         tables.ensure_tables(con, spec)
         known = manifest.read(con, spec.name)
-        candidates = decide(spec, ready, known, ctx)
-        candidates += failed_candidates(landing_dir, failures, known, ctx)
+        hashes = HashCache(con, spec.name)
+        candidates = decide(spec, ready, known, ctx, hashes)
+        candidates += failed_candidates(landing_dir, failures, known, ctx, hashes)
+        hashes.save(con)
+        log.info(
+            "%s: %d file(s) hashed, %d hash(es) reused", spec.name, hashes.hashed, hashes.reused
+        )
         to_parse = sorted(
             (c for c in candidates if c.action == "parse"),
             key=lambda c: (c.first_seen_at, c.file.rel),

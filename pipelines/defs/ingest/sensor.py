@@ -40,6 +40,7 @@ from pipelines.lib.partitions import AS_OF
 
 from . import layout, manifest
 from .files import is_ready
+from .hash_cache import HashCache
 from .landing import Candidate, decide, discover, failed_candidates
 from .loader import SOURCES, run_context
 from .manifest import FAILED, LOADED, UNLOADED
@@ -82,11 +83,12 @@ def new_files(cfg: _settings.Settings, now: datetime | None = None) -> list[NewF
         return []  # an empty landing zone: no need to open the build database
     with connect(cfg.build_db, read_only=True) as con:
         known = {name: manifest.read(con, name) for name in landed}
+        hashes = {name: HashCache(con, name) for name in landed}
     found: list[NewFile] = []
     for name, (files, failures) in landed.items():
         ready = [f for f in files if is_ready(f.path)]
-        candidates = decide(SOURCES[name], ready, known[name], ctx)
-        candidates += failed_candidates(cfg.landing_dir, failures, known[name], ctx)
+        candidates = decide(SOURCES[name], ready, known[name], ctx, hashes[name])
+        candidates += failed_candidates(cfg.landing_dir, failures, known[name], ctx, hashes[name])
         found += [
             NewFile(name, c.file.rel, c.sha256, c.known.file_sha256 if c.known else None)
             for c in candidates
