@@ -8,7 +8,8 @@
     Set-based: the customer histories (int_customer_purchase_history, _engagement_history,
     _support_history) already hold one row per customer per as-of date of the run with the
     lifetime and "last N days" values (macros/as_of.sql); this model combines them
-    (one union + aggregation) and joins them to the customers known on each date, with zeros
+    (a full join of the purchase history with the union + aggregation of the other two) and
+    joins them to the customers known on each date, with zeros
     where a customer had no activity yet.
 
     median_days_between_orders is the median of the gaps between the purchase days up to the
@@ -108,30 +109,29 @@ support as (
     from support_history
 ),
 
-{%- set history_columns = {
-    'purchases': ['first_order_date', 'last_order_date', 'last_reactivation_date', 'orders_count', 'distinct_purchase_days', 'gross_revenue', 'refunded_amount', 'net_revenue', 'discounted_orders', 'orders_with_discount_data', 'median_days_between_orders', 'disputes_count', 'preferred_channel', 'preferred_category', 'purchases_last_30_days', 'purchases_last_180_days', 'purchases_last_365_days', 'gross_revenue_last_365_days', 'refunded_amount_last_365_days', 'net_revenue_last_365_days', 'disputes_last_365_days'],
+{%- set other_columns = {
     'engagement': ['last_engagement_date', 'engagement_events_last_30_days', 'engagement_events_last_90_days', 'sessions_last_30_days', 'points_90', 'points_x_day_number_90'],
     'support': ['support_complaints', 'support_complaints_last_365_days'],
 } %}
+{%- set purchase_columns = ['first_order_date', 'last_order_date', 'last_reactivation_date', 'orders_count', 'distinct_purchase_days', 'gross_revenue', 'refunded_amount', 'net_revenue', 'discounted_orders', 'orders_with_discount_data', 'median_days_between_orders', 'disputes_count', 'preferred_channel', 'preferred_category', 'purchases_last_30_days', 'purchases_last_180_days', 'purchases_last_365_days', 'gross_revenue_last_365_days', 'refunded_amount_last_365_days', 'net_revenue_last_365_days', 'disputes_last_365_days'] %}
 
-history as (
-    -- one row per customer and as-of date with activity, with every history's values: a
-    -- union and one aggregation, which spills under the memory limit (three hash joins of
-    -- millions of rows each in one pipeline did not, at 1M transactions and 4GB)
+other_history as (
+    -- engagement and support values per customer and as-of date: a union of the two narrow
+    -- histories and one aggregation
     select
         customer_id,
         as_of_date,
-        {%- for source, columns in history_columns.items() %}
+        {%- for source, columns in other_columns.items() %}
         {%- for column in columns %}
         max({{ column }}) as {{ column }}{{ "," if not (loop.last and source == 'support') }}
         {%- endfor %}
         {%- endfor %}
     from (
-        {%- for branch in history_columns %}
+        {%- for branch in other_columns %}
         select
             customer_id,
             as_of_date
-            {%- for source, columns in history_columns.items() %}{% for column in columns %},
+            {%- for source, columns in other_columns.items() %}{% for column in columns %},
             {{ column if source == branch else 'null' }} as {{ column }}
             {%- endfor %}{% endfor %}
         from {{ branch }}
@@ -139,6 +139,28 @@ history as (
         {%- endfor %}
     ) as history_rows
     group by customer_id, as_of_date
+),
+
+history as (
+    -- one row per customer and as-of date with any activity. The wide purchase history joins
+    -- the narrow rest: a union + aggregation of all three (29 max() columns over every row)
+    -- took 17.4 s at 1M transactions against 9.3 s for this; three hash joins in one pipeline
+    -- ran out of memory under 4GB, this runs under 1GB (spilling)
+    select
+        coalesce(purchases.customer_id, other_history.customer_id) as customer_id,
+        coalesce(purchases.as_of_date, other_history.as_of_date) as as_of_date,
+        {%- for column in purchase_columns %}
+        purchases.{{ column }},
+        {%- endfor %}
+        {%- for source, columns in other_columns.items() %}
+        {%- for column in columns %}
+        other_history.{{ column }}{{ "," if not (loop.last and source == 'support') }}
+        {%- endfor %}
+        {%- endfor %}
+    from purchases
+    full outer join other_history
+        on purchases.customer_id = other_history.customer_id
+        and purchases.as_of_date = other_history.as_of_date
 ),
 
 ages as (
