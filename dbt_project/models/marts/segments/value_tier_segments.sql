@@ -25,8 +25,14 @@ settings as (
     select * from {{ ref('int_segment_settings') }}
 ),
 
+facts_for_vip_cutoffs as (
+    -- its own scan of the columns the cut-off needs: a CTE read twice is materialised whole
+    select as_of_date, purchases_last_365_days, net_revenue_last_365_days
+    from {{ ref('customer_facts') }}
+),
+
 vip_cutoffs as (
-    {{ vip_cutoffs('facts') }}
+    {{ vip_cutoffs('facts_for_vip_cutoffs') }}
 ),
 
 final as (
