@@ -57,6 +57,10 @@ class Holder:
         return f"run {self.run_id} (pid {self.pid} on {self.host}, since {self.started_at})"
 
 
+# the run id is_held reports while a run holds the lock but has not yet written who it is
+STARTING = "(starting)"
+
+
 def lock_path(warehouse_dir: Path) -> Path:
     return Path(warehouse_dir) / LOCK_NAME
 
@@ -108,7 +112,7 @@ def is_held(warehouse_dir: Path) -> Holder | None:
     try:
         if _try(fd, fcntl.LOCK_SH):
             return None
-        return read_holder(warehouse_dir) or Holder("(starting)", 0, "-", "-")
+        return read_holder(warehouse_dir) or Holder(STARTING, 0, "-", "-")
     finally:
         os.close(fd)
 
