@@ -8,7 +8,7 @@ peak memory is one month of one source, not the whole history.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,14 +106,36 @@ def write_partitioned(
 
     Periods with no rows get no file: a header-only file is not an export anyone produces.
     """
+    keyed = rows.with_columns(_period=period(pl.col("ts"), split))
+    chunks = keyed.partition_by("_period", maintain_order=True, as_dict=True)
+    return write_periods(
+        (chunk for _, chunk in sorted(chunks.items())),
+        landing_dir=landing_dir,
+        source_dir=source_dir,
+        stem=stem,
+        suffix=suffix,
+        render=render,
+        sink=sink,
+    )
+
+
+def write_periods(
+    chunks: Iterable[pl.DataFrame],
+    *,
+    landing_dir: Path,
+    source_dir: str,
+    stem: str,
+    suffix: str,
+    render: Callable[[pl.LazyFrame], pl.LazyFrame],
+    sink: Callable[[pl.DataFrame, Path], None],
+) -> Written:
+    """Write one file per chunk; each chunk holds the rows of one period, in a `_period` column
+    (`period(ts, split)`). For sources too big to partition in one piece (events)."""
     directory = landing_dir / source_dir
     directory.mkdir(parents=True, exist_ok=True)
     written = Written()
-    keyed = rows.with_columns(_period=period(pl.col("ts"), split))
-    for (key,), chunk in sorted(
-        keyed.partition_by("_period", maintain_order=True, as_dict=True).items()
-    ):
-        path = directory / f"{stem}_{key}{suffix}"
+    for chunk in chunks:
+        path = directory / f"{stem}_{chunk['_period'][0]}{suffix}"
         sink(_collect(render(chunk.drop("_period").lazy())), path)
         written.files.append(path.relative_to(landing_dir).as_posix())
         written.rows += chunk.height

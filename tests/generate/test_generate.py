@@ -145,6 +145,33 @@ def test_same_arguments_give_byte_identical_files(tmp_path: Path):
     assert (tmp_path / "c" / contacts).read_bytes() != (tmp_path / "a" / contacts).read_bytes()
 
 
+@pytest.mark.parametrize("split", ["month", "day"])
+def test_events_file_by_file_are_the_all_at_once_sort_and_defects(split: str):
+    """The events writer never holds two copies of all events (30M transactions: ~90M events):
+    it sorts each kind of activity apart and merges file by file. What it writes must be the
+    rows, order and defects of sorting everything at once and breaking rows along it."""
+    from datetime import timedelta
+
+    import polars as pl
+
+    from pipelines.generate import writer
+    from pipelines.generate.sources import events
+    from pipelines.generate.world import build_world
+
+    world = build_world(5, 300, END - timedelta(days=59), END)
+    parts, rng = events._parts(world)
+    window = pl.col("ts").is_between(world.start_epoch, world.end_epoch - 1)
+    at_once = pl.concat(parts).filter(window).sort(events._ORDER)
+    kinds = (writer.TRUNCATED, writer.BAD_TIMESTAMP)
+    at_once = at_once.with_columns(bad=writer.defects(rng, at_once.height, 0.2, kinds))
+
+    chunks = list(events._periods(world, split, 0.2))
+    assert len(chunks) > 1 and all(c["_period"].n_unique() == 1 for c in chunks)
+    by_file = pl.concat(chunks).drop("_period")
+    assert by_file.equals(at_once)
+    assert 0 < int((by_file["bad"] != writer.CLEAN).sum()) < by_file.height
+
+
 def test_rerun_replaces_the_previous_files(tmp_path: Path):
     generate(tmp_path, customers=100, days=30, end_date=END, split="day")
     summary = generate(tmp_path, customers=100, days=30, end_date=END, split="month")

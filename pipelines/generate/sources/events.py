@@ -15,6 +15,7 @@ email-tool events (`email_open`, `email_click`) carry the email only. About
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,9 @@ def _email_engagement(rng, opens: int, ids, when_active, consenting) -> pl.DataF
     ])  # fmt: skip
 
 
-def _rows(world: World, bad_row_rate: float) -> pl.DataFrame:
+def _parts(world: World) -> tuple[list[pl.DataFrame], np.random.Generator]:
+    """The five kinds of activity as separate frames (unsorted), and the random stream after
+    them (the defects are drawn from it next)."""
     rng = rng_for(world.seed, "events")
     budget = {k: int(v * spec.EVENTS_PER_TRANSACTION / 3.0 * world.purchases.height)
               for k, v in _PER_PURCHASE.items()}  # fmt: skip
@@ -149,14 +152,49 @@ def _rows(world: World, bad_row_rate: float) -> pl.DataFrame:
     visit_ts = world.start_epoch + rng.integers(0, world.days * 86_400, visitors.size)
     anonymous = np.zeros(visitors.size, bool)
     parts.append(_sessions(rng, visit_ts, world.people.height + visitors, anonymous, next_session))
+    return parts, rng
 
-    events = (
-        pl.concat(parts)
-        .filter(pl.col("ts").is_between(world.start_epoch, world.end_epoch - 1))
-        .sort("ts", "session", "event", "person_id")
-    )
+
+# The order of the events in a file (and across files: a file holds a range of `ts`).
+_ORDER = ("ts", "session", "event", "person_id")
+
+
+def _periods(world: World, split: str, bad_row_rate: float) -> Iterator[pl.DataFrame]:
+    """The events of each file (month or day) in turn, sorted, with their `bad` column.
+
+    The same rows, order and defects as sorting all events at once and breaking rows along
+    that order, without ever holding a second copy of them all: three events per purchase are
+    ~90M rows at 30M transactions, and the sort of all of them at once took the generator past
+    24 GiB. Each part is sorted on its own; a file's rows are then a contiguous slice of each
+    part (`ts` decides the file), merged and sorted again, and take their defects from the
+    slice of the one draw that the all-at-once order would have given them.
+    """
+    parts, rng = _parts(world)
+    window = pl.col("ts").is_between(world.start_epoch, world.end_epoch - 1)
+    keyed = [
+        part.filter(window).sort(_ORDER).with_columns(_period=writer.period(pl.col("ts"), split))
+        for part in parts
+    ]
+    del parts
     kinds = (writer.TRUNCATED, writer.BAD_TIMESTAMP)
-    return events.with_columns(bad=writer.defects(rng, events.height, bad_row_rate, kinds))
+    bad = writer.defects(rng, sum(part.height for part in keyed), bad_row_rate, kinds)
+    # Where each file's rows start and how many there are, per part.
+    runs = [{key: (start, n) for key, start, n in _runs(part["_period"])} for part in keyed]
+    offset = 0
+    for key in sorted(set().union(*runs)):
+        chunk = pl.concat(
+            [part.slice(*run[key]) for part, run in zip(keyed, runs, strict=True) if key in run]
+        ).sort(_ORDER)
+        yield chunk.with_columns(bad=bad.slice(offset, chunk.height))
+        offset += chunk.height
+
+
+def _runs(sorted_keys: pl.Series) -> Iterator[tuple[str, int, int]]:
+    """(key, first row, rows) of each run of equal values in a sorted column."""
+    start = 0
+    for key, n in sorted_keys.rle().struct.unnest().select("value", "len").iter_rows():
+        yield key, start, n
+        start += n
 
 
 _UUID_GROUPS = ((0, 8), (8, 4), (12, 4), (16, 4), (20, 12))  # 8-4-4-4-12 hex digits
@@ -230,13 +268,12 @@ def _render(world: World):
 
 
 def write(world: World, landing_dir: Path, split: str, bad_row_rate: float) -> writer.Written:
-    return writer.write_partitioned(
-        _rows(world, bad_row_rate),
+    return writer.write_periods(
+        _periods(world, split, bad_row_rate),
         landing_dir=landing_dir,
         source_dir="events",
         stem="events",
         suffix=".jsonl",
-        split=split,
         render=_render(world),
         sink=writer.write_lines,
     )
