@@ -17,6 +17,8 @@ so a benchmark never touches the user's data, and the user's data never skews it
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 import os
 import shutil
 import sys
@@ -168,15 +170,21 @@ def generate_workload(config: BenchConfig, dirs: WorkDirs, dates: BenchDates):
     from pipelines.generate import generate
 
     started = time.perf_counter()
-    summary = generate(
-        dirs.landing,
-        days=config.days + 1,
-        seed=config.seed,
-        end_date=dates.new_day,
-        split="month",
-        reporting_currency="USD",
-        target_transactions=config.transactions,
-    )
+    # In a child process: the generator holds the whole simulated world (17 GiB at 30M
+    # transactions, bench/README.md), and memory a process has freed is not always returned
+    # to the system; the bench's own process then stays small while the product runs.
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        summary = pool.submit(
+            generate,
+            dirs.landing,
+            days=config.days + 1,
+            seed=config.seed,
+            end_date=dates.new_day,
+            split="month",
+            reporting_currency="USD",
+            target_transactions=config.transactions,
+        ).result()
     held = workload.hold_back_new_day(dirs.landing, dirs.held_back, dates.new_day)
     return summary, held, time.perf_counter() - started
 
