@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import importlib
 import os
 import sys
-import threading
 import time
 import uuid
 import warnings
@@ -86,29 +84,6 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-# Libraries only later steps use, and slow to import: Great Expectations (the checks after
-# ingest) and PyMC-Marketing (the CLV step), ~3.5 s each on the 2-core machine. Imported
-# once per process anyway; imported ahead, in a thread, they load while ingest and dbt (a
-# subprocess) keep the other core busy instead of in series with them.
-STEP_IMPORTS = ("great_expectations", "pymc_marketing.clv")
-
-
-def import_ahead(modules: tuple[str, ...]) -> threading.Thread:
-    """Import `modules` in a background thread; join it before the process ends. A module
-    that fails to import here is left to the step that needs it, which reports the error."""
-
-    def work() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - the step imports it again and fails there
-                continue
-
-    thread = threading.Thread(target=work, name="import-ahead")
-    thread.start()
-    return thread
-
-
 def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = False) -> bool:
     """One run of the refresh job for as-of dates [start, end]; True when it succeeded.
 
@@ -138,7 +113,6 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
             )
             return False
         print(f"waiting (up to {wait_seconds:.0f} s) for {holder.describe()} to finish")
-    importing = import_ahead(STEP_IMPORTS)
     from pipelines.definitions import defs
     from pipelines.defs.ingest.assets import LAYOUT_CHECKED_TAG
     from pipelines.lib.partitions import AS_OF
@@ -199,7 +173,6 @@ def execute_refresh(start: date, end: date, wait: bool = False, verbose: bool = 
         ):
             result = execute()
     took = time.monotonic() - began
-    importing.join()  # done long before on any run that got past ingest
     if not result.success:
         busy = _busy_failure(result.all_events)
         if busy:

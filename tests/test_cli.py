@@ -202,17 +202,3 @@ def test_a_broken_segment_definition_stops_the_run_in_one_line_without_a_trace(
     assert "Traceback" not in done.stderr and 'File "' not in done.stderr
     assert done.stderr.startswith("error: 1 problem in dynamic segment definitions")
     assert f"{folder / 'broken.yml'}, line 3" in done.stderr, done.stderr
-
-
-def test_import_ahead_loads_the_step_libraries_and_leaves_failures_to_the_steps():
-    """The run imports GX and PyMC-Marketing in a thread while ingest runs; a module that
-    cannot be imported must not fail the run there (its step reports it)."""
-    from pipelines import cli
-
-    assert cli.STEP_IMPORTS == ("great_expectations", "pymc_marketing.clv")
-    sys.modules.pop("email.mime.text", None)
-    thread = cli.import_ahead(("no_such_module_for_the_test", "email.mime.text"))
-    thread.join(timeout=60)
-    assert not thread.is_alive()
-    # nothing raised, and the next module was still imported
-    assert "email.mime.text" in sys.modules
