@@ -86,12 +86,14 @@ def _refunds(rng: np.random.Generator, orders: pl.DataFrame, end_epoch: int) -> 
     partial_amount = np.where((channel == "pos").to_numpy(), first_line, some)
     partial = partial & (partial_amount < total)
     refunded = np.where(full, total, np.where(partial, partial_amount, 0)).astype(np.int64)
-    status = pl.lit("paid")
-    for mask, label in reversed(
-        [(voided, "voided"), (pending, "pending"), (full, "refunded"),
-         (partial, "partially_refunded")]
-    ):  # fmt: skip
-        status = pl.when(pl.Series(mask)).then(pl.lit(label)).otherwise(status)
+    # The first condition that holds names the status.
+    status = (
+        pl.when(pl.Series(voided)).then(pl.lit("voided"))
+        .when(pl.Series(pending)).then(pl.lit("pending"))
+        .when(pl.Series(full)).then(pl.lit("refunded"))
+        .when(pl.Series(partial)).then(pl.lit("partially_refunded"))
+        .otherwise(pl.lit("paid"))
+    )  # fmt: skip
     return orders.with_columns(
         status=status,
         refunded_minor=pl.Series(refunded),
