@@ -1,19 +1,32 @@
 {#
-    History in batches of as-of dates (materialization `as_of_table`).
+    History in batches (materializations `as_of_table`, `as_of_incremental`).
 
     A first refresh computes ~60 as-of dates; the customer histories and customer_facts hold one
     row per customer per date, and one aggregation over all of them outgrows DuckDB's memory
-    limit at 10M transactions (customer_facts spilled ~29 GB and took 15 min). An `as_of_table`
-    model is built in consecutive batches of the run's as-of dates instead, so that
-    (customers x dates of one batch) stays under `as_of_batch_rows` (env
-    SEGMENTS_AS_OF_BATCH_ROWS): the first batch creates the table, the others insert into it,
-    then the table replaces the old one as a `table` model does. A run whose dates fit in one
-    batch (every daily run, and a first refresh of a small shop) runs the model's SQL once,
-    unchanged.
+    limit at 10M transactions (customer_facts spilled ~29 GB and took 15 min). A model built
+    with one of these materializations runs in batches that each hold at most
+    `as_of_batch_rows` (env SEGMENTS_AS_OF_BATCH_ROWS) customers x dates: the first batch
+    creates the table, the others insert into it, then the table replaces the old one as a
+    `table` model does. A run whose rows fit in one batch (every daily run, and a first refresh
+    of a small shop) runs the model's SQL once, unchanged.
 
-    The model marks where it reads the run's dates with `as_of_batch_filter(column)`; each
-    batch replaces the marker's bounds with its own first and last date. Outside this
-    materialization (dbt compile, dbt show) the marker keeps every date.
+    Two ways to cut a run into batches (config `as_of_batch_by`):
+
+    - `as_of_date` (the default): consecutive ranges of the run's as-of dates, for models whose
+      rows of a date do not depend on other dates' rows (customer_facts, rfm_scores: ranks
+      across the customers of a date). The model marks where it reads the run's dates with
+      `as_of_batch_filter(column)`.
+    - `customer`: ranges of customer_id (identifier_id(customer_key), a 64-bit hash, so equal
+      ranges hold about equal numbers of customers), every as-of date in each, for the customer
+      histories: their running totals read all of a customer's earlier activity, so a batch of
+      late dates would redo the whole history before it, and batches of dates cost
+      (batches x history), quadratic in the data (at 30M transactions the purchase history took
+      25 min in 29 date batches). The model marks where it reads customer rows with
+      `customer_batch_filter(column)`. Each batch's rows are written in as-of-date order, so
+      readers that take a few dates at a time (customer_facts in date batches) skip the other
+      dates' row groups by their min/max statistics.
+
+    Outside these materializations (dbt compile, dbt show) both markers keep every row.
 #}
 
 {% macro as_of_batch_marker() -%}
@@ -27,33 +40,115 @@
 {%- endmacro %}
 
 
-{# The model's SQL for one batch: the marker's bounds replaced by the batch's dates. #}
-{% macro as_of_batch_sql(sql, batch) -%}
-    {{ sql | replace(as_of_batch_marker(), "cast('" ~ batch[0] ~ "' as date) and cast('" ~ batch[1] ~ "' as date)") }}
+{# The full range of customer_id values (identifier_id): [lowest, highest], as integers. #}
+{% macro customer_id_range() -%}
+    {{ return(adapter.dispatch('customer_id_range', 'segments')()) }}
+{%- endmacro %}
+
+{% macro default__customer_id_range() -%}
+    {#- xxhash64: a signed 64-bit integer -#}
+    {{ return([-9223372036854775808, 9223372036854775807]) }}
+{%- endmacro %}
+
+{% macro duckdb__customer_id_range() -%}
+    {#- hash(): an unsigned 64-bit integer -#}
+    {{ return([0, 18446744073709551615]) }}
+{%- endmacro %}
+
+
+{# A customer_id value as a SQL literal of identifier_id's type. #}
+{% macro customer_id_literal(value) -%}
+    {{ return(adapter.dispatch('customer_id_literal', 'segments')(value)) }}
+{%- endmacro %}
+
+{% macro default__customer_id_literal(value) -%}
+    cast({{ value }} as bigint)
+{%- endmacro %}
+
+{% macro duckdb__customer_id_literal(value) -%}
+    cast({{ value }} as ubigint)
+{%- endmacro %}
+
+
+{% macro customer_batch_marker() -%}
+    {%- set bounds = customer_id_range() -%}
+    /* customer_batch */ {{ customer_id_literal(bounds[0]) }} and {{ customer_id_literal(bounds[1]) }}
+{%- endmacro %}
+
+
+{# A predicate keeping `column` (a customer_id) inside the current batch of customers. #}
+{% macro customer_batch_filter(column) -%}
+    {{ column }} between {{ customer_batch_marker() }}
 {%- endmacro %}
 
 
 {#
-    The run's as-of dates (from the model `dates_model`, default stg_meta__run_as_of_dates) in
-    consecutive [first, last] batches of at most `as_of_batch_rows` / customers dates each
-    (at least one date per batch). Customers: the distinct customer keys of
-    int_customer_identity, an upper bound on the rows any history has per date.
+    The model's SQL for one batch: the markers' bounds replaced by the batch's (batch.dates:
+    [first, last] as-of date; batch.customers: [lowest, highest] customer_id; none keeps all).
 #}
-{% macro as_of_batches(dates_model='stg_meta__run_as_of_dates', population_model='int_customer_identity') -%}
-    {%- set budget = env_var('SEGMENTS_AS_OF_BATCH_ROWS', '') or var('as_of_batch_rows') -%}
+{% macro as_of_batch_sql(sql, batch) -%}
+    {%- if batch.dates -%}
+        {%- set sql = sql | replace(as_of_batch_marker(), "cast('" ~ batch.dates[0] ~ "' as date) and cast('" ~ batch.dates[1] ~ "' as date)") -%}
+    {%- endif -%}
+    {%- if batch.customers -%}
+        {%- set sql = sql | replace(customer_batch_marker(), "/* customer_batch */ " ~ customer_id_literal(batch.customers[0]) ~ " and " ~ customer_id_literal(batch.customers[1])) -%}
+    {%- endif -%}
+    {{ sql }}
+{%- endmacro %}
+
+
+{# The SQL to insert one batch with: several customer batches each in as-of-date order. #}
+{% macro as_of_batch_insert_sql(sql, batch, batches) -%}
+    {%- if batch.customers and batches | length > 1 -%}
+        select * from ({{ as_of_batch_sql(sql, batch) }}) as batch_rows order by as_of_date
+    {%- else -%}
+        {{ as_of_batch_sql(sql, batch) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    The run's batches: with `by` = 'as_of_date', its as-of dates (from the model
+    `dates_model`, default stg_meta__run_as_of_dates) in consecutive [first, last] ranges of at
+    most `as_of_batch_rows` / customers dates each (at least one date per batch); with `by` =
+    'customer', ceil(customers x dates / `as_of_batch_rows`) equal ranges of customer_id, every
+    date in each. Customers: the distinct customer keys of int_customer_identity, an upper
+    bound on the rows any history has per date.
+#}
+{% macro as_of_batches(by='as_of_date', dates_model='stg_meta__run_as_of_dates', population_model='int_customer_identity') -%}
+    {%- set budget = [(env_var('SEGMENTS_AS_OF_BATCH_ROWS', '') or var('as_of_batch_rows')) | int, 1] | max -%}
     {%- set dates_relation = as_of_relation(dates_model) -%}
     {%- set population_relation = as_of_relation(population_model) -%}
     {%- set dates = run_query('select as_of_date from ' ~ dates_relation ~ ' order by as_of_date').columns[0].values() -%}
-    {%- set customers = run_query('select count(distinct customer_key) from ' ~ population_relation).columns[0].values()[0] -%}
-    {%- set per_batch = [(budget | int) // ([customers | int, 1] | max), 1] | max -%}
+    {%- set customers = [run_query('select count(distinct customer_key) from ' ~ population_relation).columns[0].values()[0] | int, 1] | max -%}
     {%- set batches = [] -%}
-    {%- for batch in dates | batch(per_batch) -%}
-        {%- do batches.append([batch[0], batch[-1]]) -%}
-    {%- endfor -%}
-    {%- if not batches -%}
-        {%- do batches.append(['0001-01-01', '9999-12-31']) -%}
+    {%- if by == 'customer' -%}
+        {%- set count = [(customers * (dates | length) + budget - 1) // budget, 1] | max -%}
+        {%- if count == 1 -%}
+            {%- do batches.append({'dates': none, 'customers': none}) -%}
+        {%- else -%}
+            {%- set bounds = customer_id_range() -%}
+            {%- set width = (bounds[1] - bounds[0] + 1) // count -%}
+            {%- for index in range(count) -%}
+                {%- set lowest = bounds[0] + index * width -%}
+                {%- set highest = bounds[1] if loop.last else lowest + width - 1 -%}
+                {%- do batches.append({'dates': none, 'customers': [lowest, highest]}) -%}
+            {%- endfor -%}
+        {%- endif -%}
+        {%- set described = 'batch(es) of customers' -%}
+    {%- elif by == 'as_of_date' -%}
+        {%- set per_batch = [budget // customers, 1] | max -%}
+        {%- for batch in dates | batch(per_batch) -%}
+            {%- do batches.append({'dates': [batch[0], batch[-1]], 'customers': none}) -%}
+        {%- endfor -%}
+        {%- if not batches -%}
+            {%- do batches.append({'dates': ['0001-01-01', '9999-12-31'], 'customers': none}) -%}
+        {%- endif -%}
+        {%- set described = 'batch(es) of at most ' ~ per_batch -%}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error(this.identifier ~ ": as_of_batch_by is '" ~ by ~ "'; use 'as_of_date' or 'customer'") }}
     {%- endif -%}
-    {{ log(this.identifier ~ ': ' ~ dates | length ~ ' as-of dates in ' ~ batches | length ~ ' batch(es) of at most ' ~ per_batch ~ ' (' ~ customers ~ ' customers, ' ~ budget ~ ' rows per batch)', info=(batches | length > 1)) }}
+    {{ log(this.identifier ~ ': ' ~ dates | length ~ ' as-of dates in ' ~ batches | length ~ ' ' ~ described ~ ' (' ~ customers ~ ' customers, ' ~ budget ~ ' rows per batch)', info=(batches | length > 1)) }}
     {{ return(batches) }}
 {%- endmacro %}
 
@@ -82,13 +177,13 @@
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
-    {%- set batches = as_of_batches() -%}
+    {%- set batches = as_of_batches(config.get('as_of_batch_by', 'as_of_date')) -%}
     {% call statement('main') -%}
-        {{ create_table_as(False, intermediate_relation, as_of_batch_sql(compiled_code, batches[0])) }}
+        {{ create_table_as(False, intermediate_relation, as_of_batch_insert_sql(compiled_code, batches[0], batches)) }}
     {%- endcall %}
     {% for batch in batches[1:] %}
         {% call statement('as_of_batch_' ~ loop.index) -%}
-            insert into {{ intermediate_relation }} by name {{ as_of_batch_sql(compiled_code, batch) }}
+            insert into {{ intermediate_relation }} by name {{ as_of_batch_insert_sql(compiled_code, batch, batches) }}
         {%- endcall %}
     {% endfor %}
 
@@ -188,7 +283,7 @@
                 delete from {{ target_relation }}
                 where {{ date_column }} in (
                     select as_of_date from {{ dates_relation }}
-                    where as_of_date between cast('{{ batch[0] }}' as date) and cast('{{ batch[1] }}' as date)
+                    where as_of_date between cast('{{ batch.dates[0] }}' as date) and cast('{{ batch.dates[1] }}' as date)
                 );
                 insert into {{ target_relation }} by name {{ as_of_batch_sql(compiled_code, batch) }}
             {%- endcall %}

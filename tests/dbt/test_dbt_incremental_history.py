@@ -49,15 +49,20 @@ HISTORY_TABLES = (
 NO_TESTS = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
 
 
-# The models built in batches of as-of dates when a run's dates do not fit in one batch.
-AS_OF_TABLES = (
+# The customer histories, built in batches of customers (every date in each) when a run's
+# customers x dates do not fit in one batch (materialization as_of_table, as_of_batch_by).
+CUSTOMER_BATCHED_TABLES = (
     "intermediate.int_customer_purchase_history",
     "intermediate.int_customer_engagement_history",
     "intermediate.int_customer_support_history",
+)
+# The models built in batches of as-of dates.
+DATE_BATCHED_TABLES = (
     "intermediate.int_rfm_values",
     "marts.customer_facts",
     "marts.rfm_scores",
 )
+AS_OF_TABLES = CUSTOMER_BATCHED_TABLES + DATE_BATCHED_TABLES
 # ... and the incremental history tables built the same way (materialization as_of_incremental)
 AS_OF_INCREMENTAL_TABLES = (
     "marts.segment_snapshots",
@@ -102,7 +107,7 @@ def incremental_db(raw_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 @pytest.fixture(scope="module")
 def batched_db(raw_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every date in one run, the customer histories computed a few dates at a time."""
+    """Every date in one run, the history models computed a few dates (or customers) at a time."""
     work = tmp_path_factory.mktemp("batched")
     db = work / "build.duckdb"
     shutil.copy(raw_db, db)
@@ -200,14 +205,37 @@ def test_a_backfill_of_an_earlier_date_never_moves_the_present_back(incremental_
 
 
 def test_the_fixture_makes_several_batches(batched_db):
-    # 11 dates of 3 (or 2, 4: budget // customers) per batch: the test below means something
-    per_batch = max(BATCH_ROWS // customers(batched_db), 1)
+    # 11 dates of 3 (or 2, 4: budget // customers) per batch, and the histories in ~4 batches of
+    # customers: the tests below mean something
+    population = customers(batched_db)
+    per_batch = max(BATCH_ROWS // population, 1)
     assert 1 <= per_batch < len(DATES) / 2
     batches = -(-len(DATES) // per_batch)
+    customer_batches = -(-population * len(DATES) // BATCH_ROWS)
+    assert customer_batches >= 3
     log = (batched_db.parent / "dbt.log").read_text()
-    for table in AS_OF_TABLES + AS_OF_INCREMENTAL_TABLES:
+    for table in DATE_BATCHED_TABLES + AS_OF_INCREMENTAL_TABLES:
         name = table.split(".")[1]
-        assert f"{name}: {len(DATES)} as-of dates in {batches} batch(es)" in log, name
+        assert f"{name}: {len(DATES)} as-of dates in {batches} batch(es) of at most" in log, name
+    for table in CUSTOMER_BATCHED_TABLES:
+        name = table.split(".")[1]
+        assert (
+            f"{name}: {len(DATES)} as-of dates in {customer_batches} batch(es) of customers" in log
+        ), name
+
+
+def test_batches_of_customers_write_their_rows_in_date_order(batched_db):
+    # each batch of customers is one run of rows in as-of-date order: the date changes at most
+    # (dates - 1) times per batch, so readers of a few dates skip the other row groups
+    for table in CUSTOMER_BATCHED_TABLES:
+        changes = query(
+            batched_db,
+            f"select count(*) from (select as_of_date, lag(as_of_date) over (order by rowid) "
+            f"as previous from {table}) where as_of_date < previous",
+        )[0][0]
+        batches = -(-customers(batched_db) * len(DATES) // BATCH_ROWS)
+        # a date lower than the row before it only where a batch starts
+        assert 1 <= changes <= batches - 1, table
 
 
 @pytest.mark.parametrize("table", AS_OF_TABLES + HISTORY_TABLES)

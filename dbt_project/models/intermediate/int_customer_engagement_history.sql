@@ -8,9 +8,12 @@
     customers, points weighted by type); points_x_day_number_90 lets customer_facts weight the
     points by recency.
 -#}
-{#- the daily table is read where needed, not through a CTE that DuckDB might materialise -#}
-{{ config(materialized='as_of_table') }}
-{%- set engagement_days = ref('int_customer_engagement_days') %}
+{#- the daily table is read where needed, not through a CTE that DuckDB might materialise;
+    in batches of customers (macros/as_of_batches.sql), each reads its customers' rows -#}
+{{ config(materialized='as_of_table', as_of_batch_by='customer') }}
+{%- set engagement_days -%}
+    (select * from {{ ref('int_customer_engagement_days') }} where {{ customer_batch_filter('customer_id') }})
+{%- endset %}
 with
 
 run_dates as (
@@ -20,11 +23,11 @@ run_dates as (
 ),
 
 bucket_days as (
-    {{ as_of_bucket_days(engagement_days, 'activity_date') }}
+    {{ as_of_bucket_days(ref('int_customer_engagement_days'), 'activity_date') }}
 ),
 
 window_days as (
-    {{ as_of_window_days(engagement_days, 'activity_date', 90) }}
+    {{ as_of_window_days(ref('int_customer_engagement_days'), 'activity_date', 90) }}
 ),
 
 bucketed as (

@@ -15,14 +15,21 @@
     is the median of the first (purchase days to date - 1) gaps of int_customer_purchase_gaps,
     computed once per bucket, not per as-of date.
 -#}
-{#- the large tables are read where needed, not through CTEs that DuckDB might materialise -#}
-{{ config(materialized='as_of_table') }}
-{%- set purchase_days = ref('int_customer_purchase_days') %}
-{%- set transactions = ref('int_transactions_unified') %}
+{#- the large tables are read where needed, not through CTEs that DuckDB might materialise;
+    in batches of customers (macros/as_of_batches.sql), each reads its customers' rows -#}
+{{ config(materialized='as_of_table', as_of_batch_by='customer') }}
+{%- set purchase_days -%}
+    (select * from {{ ref('int_customer_purchase_days') }} where {{ customer_batch_filter('customer_id') }})
+{%- endset %}
+{%- set transactions -%}
+    (select * from {{ ref('int_transactions_unified') }}
+     where {{ customer_batch_filter(identifier_id('customer_key')) }})
+{%- endset %}
 with
 
 purchase_gaps as (
     select * from {{ ref('int_customer_purchase_gaps') }}
+    where {{ customer_batch_filter('customer_id') }}
 ),
 
 run_dates as (
@@ -44,11 +51,11 @@ window_length as (
 ),
 
 bucket_days as (
-    {{ as_of_bucket_days(purchase_days, 'activity_date') }}
+    {{ as_of_bucket_days(ref('int_customer_purchase_days'), 'activity_date') }}
 ),
 
 window_days as (
-    {{ as_of_window_days(purchase_days, 'activity_date', 'window_length.max_days', cross_join='window_length') }}
+    {{ as_of_window_days(ref('int_customer_purchase_days'), 'activity_date', 'window_length.max_days', cross_join='window_length') }}
 ),
 
 bucketed as (

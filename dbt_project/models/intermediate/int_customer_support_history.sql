@@ -4,7 +4,8 @@
     last 365 days (0..365 days before the as-of date). Set-based like
     int_customer_purchase_history (macros/as_of.sql), from int_customer_support_days.
 -#}
-{{ config(materialized='as_of_table') }}
+{#- in batches of customers (macros/as_of_batches.sql), each reads its customers' rows -#}
+{{ config(materialized='as_of_table', as_of_batch_by='customer') }}
 with
 
 run_dates as (
@@ -16,14 +17,15 @@ run_dates as (
 support_days as (
     select * from {{ ref('int_customer_support_days') }}
     where activity_date <= (select max(as_of_date) from run_dates)
+      and {{ customer_batch_filter('customer_id') }}
 ),
 
 bucket_days as (
-    {{ as_of_bucket_days('support_days', 'activity_date') }}
+    {{ as_of_bucket_days(ref('int_customer_support_days'), 'activity_date') }}
 ),
 
 window_days as (
-    {{ as_of_window_days('support_days', 'activity_date', 365) }}
+    {{ as_of_window_days(ref('int_customer_support_days'), 'activity_date', 365) }}
 ),
 
 bucketed as (
