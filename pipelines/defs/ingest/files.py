@@ -139,10 +139,12 @@ def sha256_of(path: Path) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class TextFacts:
-    """What one pass over a text file learned: physical lines, and whether any is empty."""
+    """What one pass over a text file learned: physical lines, whether any is empty, and
+    whether it holds a carriage return at all (CRLF endings: lines need trimming)."""
 
     lines: int
     has_blank_line: bool
+    has_cr: bool = True
 
 
 def check_text(file: LandedFile, encoding: str) -> TextFacts:
@@ -160,7 +162,7 @@ def check_text(file: LandedFile, encoding: str) -> TextFacts:
         fh.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")() if encoding == "utf-8" else None
         offset = newlines = 0
-        blank_line = False
+        blank_line = has_cr = False
         last = b""
         while chunk := fh.read(_CHUNK):
             if b"\x00" in chunk:
@@ -185,6 +187,7 @@ def check_text(file: LandedFile, encoding: str) -> TextFacts:
             # An empty line anywhere (the previous chunk's tail counts, chunks split lines).
             joined = last + chunk
             blank_line = blank_line or b"\n\n" in joined or b"\n\r\n" in joined
+            has_cr = has_cr or b"\r" in chunk
             last = chunk[-2:]
             offset += len(chunk)
         if decoder is not None:
@@ -196,7 +199,7 @@ def check_text(file: LandedFile, encoding: str) -> TextFacts:
                     "Land the complete file again."
                 ) from exc
     lines = newlines + (1 if last and not last.endswith(b"\n") else 0)
-    return TextFacts(lines=lines, has_blank_line=blank_line)
+    return TextFacts(lines=lines, has_blank_line=blank_line, has_cr=has_cr)
 
 
 def read_header(file: LandedFile, fmt: CsvFormat) -> dict[str, int]:

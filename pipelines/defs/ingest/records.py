@@ -38,6 +38,8 @@ from .spec import CsvFormat, IngestError, JsonLinesFormat, LandedFile
 log = logging.getLogger(__name__)
 
 TEXT = "_text"
+# JSON Lines: a view over `_lines` (a different name: DuckDB cannot replace a table by a view)
+JSONL_TEXT = "_jsonl_text"
 # DuckDB's reject types that are one record with the wrong number of fields; anything else
 # (an unterminated quote, a line too long) sends the file down the exact path.
 _FIELD_COUNT_REJECTS = ("MISSING COLUMNS", "TOO MANY COLUMNS")
@@ -45,7 +47,7 @@ _FIELD_COUNT_REJECTS = ("MISSING COLUMNS", "TOO MANY COLUMNS")
 
 @dataclass(frozen=True)
 class TextRelation:
-    name: str  # the temp table
+    name: str  # the temp table (JSON Lines: view)
     raw_record: str  # SQL over its columns: the record's original text
     # Fast CSV and JSON Lines paths: raw_record is computed only for rows quarantined while
     # staging (re-joining CSV fields is costly; a copy of every JSON line is memory); rows
@@ -53,83 +55,37 @@ class TextRelation:
     lazy_raw_record: bool = False
 
 
-# Files up to this size are read whole and split in memory (UTF-8 only): ~4.7x faster than
-# read_csv's line mode (0.10 vs 0.48 s for a 317k-line, 60 MB events file); the whole text
-# and its lines are held at once, so bigger files take the streaming path.
-WHOLE_FILE_MAX_BYTES = 256 * 1024 * 1024
-
-
-def load_lines(con: duckdb.DuckDBPyConnection, file: LandedFile, encoding: str) -> None:
+def load_lines(
+    con: duckdb.DuckDBPyConnection, file: LandedFile, encoding: str, *, has_cr: bool = True
+) -> None:
     """Temp table `_lines(ln, line)`: every physical line of the file, numbered from 1.
 
     `new_line='\\r\\n'` makes DuckDB accept both LF and CRLF endings (with the default it
     counts a CRLF as two lines); empty lines are kept as '' so numbering stays physical.
+    `has_cr=False` (check_text found no carriage return in the file) skips trimming CRs: an
+    `rtrim` on every line was 3.5 of the 4.9 s a 573 MB file took to stream. Without it,
+    streaming is as fast as reading the file whole and splitting it (138 MB: 0.5 vs 0.6 s;
+    250 MB: 0.8 vs 1.1-1.8 s), and the split of a 573 MB file did not end in a minute, so every
+    file streams.
     """
-    if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and (
-        file.path.stat().st_size <= WHOLE_FILE_MAX_BYTES
-    ):
-        try:
-            _load_lines_whole(con, file)
-            return
-        except duckdb.Error as exc:  # e.g. a line DuckDB will not hold: stream it instead
-            log.debug("%s: whole-file line split failed (%s); streaming", file.rel, exc)
+    line = "rtrim(line, chr(13))" if has_cr else "line"
     # Table-function arguments cannot be bound as parameters: the path is an escaped literal.
     with duckdb_path(file.path) as path:
-        _load_lines_streamed(con, file, path, encoding)
-
-
-def _load_lines_streamed(
-    con: duckdb.DuckDBPyConnection, file: LandedFile, path: str, encoding: str
-) -> None:
-    sql = f"""
-        CREATE OR REPLACE TEMP TABLE _lines AS
-        SELECT ordinality::BIGINT AS ln, coalesce(rtrim(line, chr(13)), '') AS line
-        FROM read_csv({sql_str(path)}, columns = {{'line': 'VARCHAR'}},
-                      header = false, auto_detect = false, delim = chr(0), quote = '',
-                      escape = '', new_line = '\\r\\n', strict_mode = false,
-                      max_line_size = {MAX_LINE_BYTES}, encoding = {sql_str(encoding)})
-             WITH ORDINALITY
-    """
-    try:
-        con.execute(sql)
-    except duckdb.Error as exc:
-        raise IngestError(f"{file.rel}: DuckDB could not read the file as lines: {exc}") from exc
-
-
-def _load_lines_whole(con: duckdb.DuckDBPyConnection, file: LandedFile) -> None:
-    """`_lines` from the whole file split on LF (CRs of CRLF trimmed, a UTF-8 BOM dropped like
-    read_csv does); the empty string after a final newline is not a line. Trimming is decided
-    once per file: an `rtrim` on every line cost more than the split itself."""
-    with duckdb_path(file.path) as path:
-        _load_lines_split(con, path)
-
-
-def _load_lines_split(con: duckdb.DuckDBPyConnection, path: str) -> None:
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _lines AS
-        WITH parts AS (
-            SELECT string_split(content, chr(10)) AS lines,
-                   contains(content, chr(13)) AS has_cr,
-                   starts_with(content, chr(65279)) AS has_bom
-            FROM read_text({sql_str(path)})
-        ),
-        sized AS (
-            SELECT *, len(lines) - CASE WHEN lines[-1] = '' THEN 1 ELSE 0 END AS n FROM parts
-        ),
-        numbered AS (
-            SELECT unnest(generate_series(1, n))::BIGINT AS ln, unnest(lines[1:n]) AS line,
-                   has_cr, has_bom
-            FROM sized
-        ),
-        trimmed AS (
-            SELECT ln, has_bom,
-                   CASE WHEN has_cr AND ends_with(line, chr(13)) THEN rtrim(line, chr(13))
-                        ELSE line END AS line
-            FROM numbered
-        )
-        SELECT ln, CASE WHEN has_bom AND ln = 1 THEN line[2:] ELSE line END AS line
-        FROM trimmed
-    """)
+        sql = f"""
+            CREATE OR REPLACE TEMP TABLE _lines AS
+            SELECT ordinality::BIGINT AS ln, coalesce({line}, '') AS line
+            FROM read_csv({sql_str(path)}, columns = {{'line': 'VARCHAR'}},
+                          header = false, auto_detect = false, delim = chr(0), quote = '',
+                          escape = '', new_line = '\\r\\n', strict_mode = false,
+                          max_line_size = {MAX_LINE_BYTES}, encoding = {sql_str(encoding)})
+                 WITH ORDINALITY
+        """
+        try:
+            con.execute(sql)
+        except duckdb.Error as exc:
+            raise IngestError(
+                f"{file.rel}: DuckDB could not read the file as lines: {exc}"
+            ) from exc
 
 
 def csv_text(
@@ -144,7 +100,7 @@ def csv_text(
         if rel is not None:
             return rel
         log.info("%s: records span lines or break CSV rules; reading it line by line", file.rel)
-    return _csv_exact(con, file, fmt, header, n_columns)
+    return _csv_exact(con, file, fmt, header, n_columns, has_cr=facts.has_cr)
 
 
 def _malformed_detail(n_columns: int, found_sql: str) -> str:
@@ -252,9 +208,11 @@ def _csv_exact(
     fmt: CsvFormat,
     header: dict[str, int],
     n_columns: int,
+    *,
+    has_cr: bool = True,
 ) -> TextRelation:
     """`_text` from physical lines, split by an RFC 4180 regex (see module docstring)."""
-    load_lines(con, file, fmt.encoding)
+    load_lines(con, file, fmt.encoding, has_cr=has_cr)
     _group_quoted_newlines(con)
     d = sql_str(fmt.delimiter)
     rx = re.escape(fmt.delimiter)
@@ -338,16 +296,19 @@ def jsonl_text(
     """`_text` for a JSON Lines file: one row per non-blank line, plus `_json` (the parsed
     object). Each line is read as text first, so a truncated line is an `invalid_json` row
     with its line number, never silently skipped."""
-    check_text(file, "utf-8")
-    load_lines(con, file, "utf-8")
+    facts = check_text(file, "utf-8")
+    load_lines(con, file, "utf-8", has_cr=facts.has_cr)
     # One parse per line for all the fields: json_extract_string with a list of paths reads
     # the object once (a `->>` per field re-parsed the line ~17 times: 3.4x slower on Stripe).
     paths = "[" + ", ".join(sql_str(path) for path in fmt.columns.values()) + "]"
     texts = ", ".join(
         f"_values[{i}] AS {quote_ident('@' + label)}" for i, label in enumerate(fmt.columns, 1)
     )
+    # A view, not a table: the judged insert reads it once, so each line is parsed and judged
+    # in one streaming pass (as a table, the copy of every line, its JSON and its values took
+    # 10 us a line for a 573 MB file, spilling past the memory limit at 30M transactions).
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {TEXT} AS
+        CREATE OR REPLACE TEMP VIEW {JSONL_TEXT} AS
         WITH typed AS (
             -- TRY_CAST: NULL for a line that is not JSON (cheaper than json_valid + cast)
             SELECT ln AS _source_line, line AS _raw_record, TRY_CAST(line AS JSON) AS _json
@@ -374,4 +335,4 @@ def jsonl_text(
     """)
     # Lazy: only quarantined rows keep their line in `_staged` (a record is one line, so a
     # row quarantined by a batch rule re-reads its line); good rows do not carry a copy.
-    return TextRelation(TEXT, "_raw_record", lazy_raw_record=True)
+    return TextRelation(JSONL_TEXT, "_raw_record", lazy_raw_record=True)
