@@ -90,8 +90,20 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
     try:
         _configure(con, database)
         yield con
+    except (RuntimeError, duckdb.Error) as exc:
+        if not interrupted(exc):
+            raise
+        # Ctrl-C (SIGINT) while DuckDB runs a query cancels the query with a RuntimeError, an
+        # ordinary step failure to Dagster, which then went on with the next steps: a run
+        # took one Ctrl-C per step to stop. As a KeyboardInterrupt the run stops there.
+        raise KeyboardInterrupt(f"{path}: query interrupted (Ctrl-C or SIGINT)") from exc
     finally:
         con.close()
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether a DuckDB error is its answer to an interrupt (a signal or `con.interrupt()`)."""
+    return isinstance(exc, duckdb.InterruptException) or str(exc) == "Query interrupted"
 
 
 def quote_ident(name: str) -> str:

@@ -3,6 +3,9 @@ pipeline connection (pipelines/lib/duck.py), overridable by environment variable
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -63,3 +66,36 @@ def test_dbt_gets_the_spill_directory_under_the_warehouse(monkeypatch, tmp_path:
         Path(env["SEGMENTS_DUCKDB_TEMP_DIR"])
         == (tmp_path / "warehouse").resolve() / "tmp" / "duckdb"
     )
+
+
+FOREVER = "select count(*) from range(1000000000000) t(x) where x % 7 = 3"
+
+
+def test_an_interrupted_query_stops_the_run_not_just_the_step(tmp_path: Path):
+    # DuckDB answers an interrupt with an ordinary error, which Dagster takes for a failed step
+    # and goes on with the next ones; through connect() it is a KeyboardInterrupt, which stops
+    # the run (execute_in_process ends it as interrupted).
+    with pytest.raises(KeyboardInterrupt, match="build.duckdb: query interrupted") as caught:
+        with duck.connect(tmp_path / "build.duckdb") as con:
+            threading.Timer(0.3, con.interrupt).start()
+            con.execute(FOREVER).fetchall()
+    assert duck.interrupted(caught.value.__cause__)
+
+
+def test_ctrl_c_during_a_query_is_a_keyboard_interrupt(tmp_path: Path):
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt, match="query interrupted") as caught:
+            with duck.connect(tmp_path / "build.duckdb") as con:
+                threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+                con.execute(FOREVER).fetchall()
+        assert duck.interrupted(caught.value.__cause__)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_other_errors_pass_through(tmp_path: Path):
+    with pytest.raises(Exception, match="no_such_table") as caught:
+        with duck.connect(tmp_path / "build.duckdb") as con:
+            con.execute("select * from no_such_table")
+    assert not isinstance(caught.value, KeyboardInterrupt)
