@@ -55,19 +55,34 @@ class TextRelation:
     lazy_raw_record: bool = False
 
 
+# A file with a carriage return up to this size is read whole and split on LF in memory
+# (UTF-8 only), which keeps a CR that is not part of a CRLF inside its line; the whole text
+# and its lines are held at once, so bigger files stream (see load_lines).
+WHOLE_FILE_MAX_BYTES = 256 * 1024 * 1024
+
+
 def load_lines(
     con: duckdb.DuckDBPyConnection, file: LandedFile, encoding: str, *, has_cr: bool = True
 ) -> None:
     """Temp table `_lines(ln, line)`: every physical line of the file, numbered from 1.
 
-    `new_line='\\r\\n'` makes DuckDB accept both LF and CRLF endings (with the default it
-    counts a CRLF as two lines); empty lines are kept as '' so numbering stays physical.
-    `has_cr=False` (check_text found no carriage return in the file) skips trimming CRs: an
-    `rtrim` on every line was 3.5 of the 4.9 s a 573 MB file took to stream. Without it,
-    streaming is as fast as reading the file whole and splitting it (138 MB: 0.5 vs 0.6 s;
-    250 MB: 0.8 vs 1.1-1.8 s), and the split of a 573 MB file did not end in a minute, so every
-    file streams.
+    A file without any carriage return (`has_cr=False`: check_text found none) streams
+    through read_csv as one column: as fast as reading it whole and splitting it (138 MB:
+    0.5 vs 0.6 s; 250 MB: 0.8 vs 1.1-1.8 s), where the split of a 573 MB file did not end in a
+    minute. A file with CRs up to WHOLE_FILE_MAX_BYTES is split on LF in memory, CRs of CRLF
+    trimmed: read_csv takes any CR for a line break and drops the text after a lone one
+    (`a<CR>b<LF>` reads as `a` and an empty line). Bigger files with CRs stream with
+    `new_line='\\r\\n'` (LF and CRLF endings) and every line's trailing CRs trimmed (3.5 of the
+    4.9 s a 573 MB file takes); a lone CR in such a file still splits its line. Empty lines are
+    kept as '' so numbering stays physical.
     """
+    utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+    if has_cr and utf8 and file.path.stat().st_size <= WHOLE_FILE_MAX_BYTES:
+        try:
+            _load_lines_whole(con, file)
+            return
+        except duckdb.Error as exc:  # e.g. a line DuckDB will not hold: stream it instead
+            log.debug("%s: whole-file line split failed (%s); streaming", file.rel, exc)
     line = "rtrim(line, chr(13))" if has_cr else "line"
     # Table-function arguments cannot be bound as parameters: the path is an escaped literal.
     with duckdb_path(file.path) as path:
@@ -86,6 +101,42 @@ def load_lines(
             raise IngestError(
                 f"{file.rel}: DuckDB could not read the file as lines: {exc}"
             ) from exc
+
+
+def _load_lines_whole(con: duckdb.DuckDBPyConnection, file: LandedFile) -> None:
+    """`_lines` from the whole file split on LF (CRs of CRLF trimmed, a UTF-8 BOM dropped like
+    read_csv does); the empty string after a final newline is not a line. Trimming is decided
+    once per file: an `rtrim` on every line cost more than the split itself."""
+    with duckdb_path(file.path) as path:
+        _load_lines_split(con, path)
+
+
+def _load_lines_split(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _lines AS
+        WITH parts AS (
+            SELECT string_split(content, chr(10)) AS lines,
+                   contains(content, chr(13)) AS has_cr,
+                   starts_with(content, chr(65279)) AS has_bom
+            FROM read_text({sql_str(path)})
+        ),
+        sized AS (
+            SELECT *, len(lines) - CASE WHEN lines[-1] = '' THEN 1 ELSE 0 END AS n FROM parts
+        ),
+        numbered AS (
+            SELECT unnest(generate_series(1, n))::BIGINT AS ln, unnest(lines[1:n]) AS line,
+                   has_cr, has_bom
+            FROM sized
+        ),
+        trimmed AS (
+            SELECT ln, has_bom,
+                   CASE WHEN has_cr AND ends_with(line, chr(13)) THEN rtrim(line, chr(13))
+                        ELSE line END AS line
+            FROM numbered
+        )
+        SELECT ln, CASE WHEN has_bom AND ln = 1 THEN line[2:] ELSE line END AS line
+        FROM trimmed
+    """)
 
 
 def csv_text(

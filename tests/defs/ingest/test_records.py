@@ -155,3 +155,36 @@ def test_jsonl_with_a_utf8_bom_reads_its_first_line(tmp_path: Path) -> None:
         rel = records.jsonl_text(con, LandedFile(path, "f.jsonl"), JsonLinesFormat({"a": "$.a"}))
         rows = con.execute(f'SELECT _source_line, _malformed, "@a" FROM {rel.name} ORDER BY 1')
         assert rows.fetchall() == [(1, None, "1"), (2, None, "2")]
+
+
+def test_a_lone_carriage_return_stays_inside_its_line(tmp_path: Path) -> None:
+    # read_csv takes any CR for a line break and drops the text after a lone one: a file with
+    # a CR is split on LF instead (records.load_lines)
+    path = write(tmp_path, 'id,name,amount\r\n1,"a\rb",10\r\n2,c\rd,20\r\n')
+    assert [r[:5] for r in text_rows(path, fast=False)[1]] == [
+        (2, None, "1", "a\rb", "10"),
+        (3, None, "2", "c\rd", "20"),
+    ]
+    jsonl = write(tmp_path, '{"a": "x\ry"}\n{"a": 2}\n', "f.jsonl")
+    with duck.connect(":memory:") as con:
+        rel = records.jsonl_text(con, LandedFile(jsonl, "f.jsonl"), JsonLinesFormat({"a": "$.a"}))
+        rows = con.execute(f'SELECT _source_line, _malformed, "@a" FROM {rel.name} ORDER BY 1')
+        # a raw CR is not allowed inside a JSON string: one invalid line, not two
+        assert rows.fetchall() == [
+            (1, "not valid JSON (a truncated or cut-off line?)", None),
+            (2, None, "2"),
+        ]
+
+
+def test_files_without_a_carriage_return_stream_to_the_same_lines(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"a": 1}\n\n  \n{"a": 2}\n{"a": 3}')
+    file = LandedFile(path, "f.jsonl")
+    with duck.connect(":memory:") as con:
+        records.load_lines(con, file, "utf-8", has_cr=False)
+        streamed = con.execute("SELECT ln, line FROM _lines ORDER BY ln").fetchall()
+        records.load_lines(con, file, "utf-8", has_cr=True)  # small: split whole
+        split = con.execute("SELECT ln, line FROM _lines ORDER BY ln").fetchall()
+    assert (
+        streamed == split == [(1, '{"a": 1}'), (2, ""), (3, "  "), (4, '{"a": 2}'), (5, '{"a": 3}')]
+    )
