@@ -344,9 +344,10 @@ def _group_quoted_newlines(con: duckdb.DuckDBPyConnection) -> None:
 def jsonl_text(
     con: duckdb.DuckDBPyConnection, file: LandedFile, fmt: JsonLinesFormat
 ) -> TextRelation:
-    """`_text` for a JSON Lines file: one row per non-blank line, plus `_json` (the parsed
-    object). Each line is read as text first, so a truncated line is an `invalid_json` row
-    with its line number, never silently skipped."""
+    """View `_jsonl_text` over a JSON Lines file's lines: one row per non-blank line, plus
+    `_json` (the parsed object), with the columns `_text` has for CSV. Each line is read as
+    text first, so a truncated line is an `invalid_json` row with its line number, never
+    silently skipped."""
     facts = check_text(file, "utf-8", blank_lines=False)  # blank lines are skipped below
     load_lines(con, file, "utf-8", has_cr=facts.has_cr)
     # One parse per line for all the fields: json_extract_string with a list of paths reads
