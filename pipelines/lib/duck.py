@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,10 +66,14 @@ def _configure(con: duckdb.DuckDBPyConnection, database: Path | None = None) -> 
 
 
 @contextmanager
-def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: Path | str, *, read_only: bool = False, spill_next_to: Path | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open a DuckDB file (creating its folder when writing) and always close it.
 
-    Sessions are in UTC. A read-only open of a missing file opens an empty in-memory database
+    Sessions are in UTC, with the memory limit; they spill next to the database file (an
+    in-memory session that attaches files: next to `spill_next_to`), and Ctrl-C interrupts
+    their queries. A read-only open of a missing file opens an empty in-memory database
     instead, so readers of a warehouse that was never built see "no rows", not an error.
     """
     path = Path(path)
@@ -88,8 +95,9 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
                 f"open for writing. DuckDB said: {exc}"
             ) from exc
     try:
-        _configure(con, database)
-        yield con
+        _configure(con, database or spill_next_to)
+        with _ctrl_c.watching(con):
+            yield con
     except (RuntimeError, duckdb.Error) as exc:
         if not interrupted(exc):
             raise
@@ -99,6 +107,68 @@ def connect(path: Path | str, *, read_only: bool = False) -> Iterator[duckdb.Duc
         raise KeyboardInterrupt(f"{path}: query interrupted (Ctrl-C or SIGINT)") from exc
     finally:
         con.close()
+
+
+class _CtrlC:
+    """Interrupts the open connections' queries on SIGINT, whichever thread runs them.
+
+    DuckDB's Python client looks for a pending signal only between the tasks that the calling
+    thread runs itself. When one of DuckDB's worker threads holds the long task (a scan of a
+    big table, `range(...)`), the caller waits without looking, and Ctrl-C went unanswered
+    until the query ended: one Ctrl-C in three, measured, and a second Ctrl-C did not help.
+    Python's C-level handler writes every signal it catches to the wakeup descriptor
+    (`signal.set_wakeup_fd`) at once, whatever the main thread is doing; a thread reading that
+    descriptor calls `interrupt()` on every connection opened through `connect`. Python's own
+    handler still raises KeyboardInterrupt in the main thread as soon as DuckDB returns.
+
+    The descriptor is set from the main thread (where Python handles signals) when a
+    connection opens there, and only if nobody else uses it (an asyncio loop does); it stays
+    for the life of the process, so a KeyboardInterrupt during a connection's clean-up cannot
+    leave it half removed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: dict[int, duckdb.DuckDBPyConnection] = {}
+        self._writer: socket.socket | None = None
+
+    @contextmanager
+    def watching(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        if threading.current_thread() is threading.main_thread():
+            self._listen()
+        with self._lock:
+            self._connections[id(con)] = con
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._connections.pop(id(con), None)
+
+    def _listen(self) -> None:
+        if self._writer is None:
+            reader, self._writer = socket.socketpair()
+            self._writer.setblocking(False)
+            threading.Thread(
+                target=self._watch, args=(reader,), name="duckdb-ctrl-c", daemon=True
+            ).start()
+        ours = self._writer.fileno()
+        previous = signal.set_wakeup_fd(ours, warn_on_full_buffer=False)
+        if previous not in (-1, ours):  # someone else reads the signals: give it back
+            signal.set_wakeup_fd(previous)
+
+    def _watch(self, reader: socket.socket) -> None:
+        while data := reader.recv(64):
+            if signal.SIGINT not in data:
+                continue
+            with self._lock:
+                for con in self._connections.values():
+                    try:
+                        con.interrupt()
+                    except duckdb.Error:
+                        pass  # closed meanwhile: nothing left to stop
+
+
+_ctrl_c = _CtrlC()
 
 
 def interrupted(exc: BaseException) -> bool:

@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.defs.publish.contract_doc import DocTable, load_schema_doc
-from pipelines.lib.duck import quote_ident, sql_str
+from pipelines.lib.duck import connect, quote_ident, sql_str
 
 
 @dataclass(frozen=True)
@@ -429,8 +429,9 @@ def _build_published_file(
     counts: dict[str, int] = {}
     skipped: list[str] = []
     changes: dict[str, str] = {}
-    con = duckdb.connect(":memory:")
-    try:
+    # memory limit, spill folder and Ctrl-C as every pipeline connection (a 30M warehouse's
+    # tables are copied through this session)
+    with connect(":memory:", spill_next_to=build_db) as con:
         if incremental:
             con.execute(f"attach {sql_str(os.fspath(tmp))} as pub")
         else:
@@ -487,8 +488,6 @@ def _build_published_file(
             "where database_name = 'pub'"
         ).fetchone()
         con.execute("detach pub")
-    finally:
-        con.close()
     if incremental and free > used * MAX_FREE_BLOCK_RATIO:
         raise _Fragmented
     return counts, skipped, changes
