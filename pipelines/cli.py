@@ -550,6 +550,15 @@ def main(argv: list[str] | None = None) -> int:
     except _settings.SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C outside a step (while Dagster starts, between stages); one inside a step ends
+        # the run as failed and is reported above. A publish is all or nothing (os.replace).
+        print(
+            "interrupted (Ctrl-C): the published file is whole, the previous publish or a "
+            "finished new one; `segments status` shows what ran.",
+            file=sys.stderr,
+        )
+        return 130
     except Exception as exc:
         if not _is_definition_error(exc):
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -202,3 +203,38 @@ def test_a_broken_segment_definition_stops_the_run_in_one_line_without_a_trace(
     assert "Traceback" not in done.stderr and 'File "' not in done.stderr
     assert done.stderr.startswith("error: 1 problem in dynamic segment definitions")
     assert f"{folder / 'broken.yml'}, line 3" in done.stderr, done.stderr
+
+
+def test_ctrl_c_while_the_run_starts_is_one_line_not_a_traceback(
+    segments_env: dict[str, Path],
+) -> None:
+    shopify = segments_env["landing"] / "shopify"
+    shopify.mkdir()
+    shutil.copy(FIXTURES / "shopify" / "orders_export_2024-03.csv", shopify)
+    environ = {
+        **os.environ,
+        "SEGMENTS_LANDING_DIR": str(segments_env["landing"]),
+        "SEGMENTS_WAREHOUSE_DIR": str(segments_env["warehouse"]),
+        "DAGSTER_HOME": str(segments_env["warehouse"] / "dagster_home"),
+    }
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "run", "--as-of", "2024-03-31"],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a shell starts background jobs with SIGINT ignored: give the run Python's default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert run.stdout is not None
+    for line in run.stdout:
+        if line.startswith("log: "):  # printed before Dagster starts the run
+            run.send_signal(signal.SIGINT)
+            break
+    out, err = run.communicate(timeout=300)
+
+    assert "Traceback" not in err, err[-3000:]
+    # Ctrl-C before the first step (130), or in a step: the run fails, nothing published
+    assert run.returncode in (130, 1), err[-3000:]
+    assert "interrupted (Ctrl-C)" in err or "nothing was published" in err, err[-3000:]
+    assert not (segments_env["warehouse"] / "segments.duckdb").exists()
