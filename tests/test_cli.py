@@ -15,16 +15,19 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def segments(env: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
-    environ = {
+def environ(env: dict[str, Path]) -> dict[str, str]:
+    return {
         **os.environ,
         "SEGMENTS_LANDING_DIR": str(env["landing"]),
         "SEGMENTS_WAREHOUSE_DIR": str(env["warehouse"]),
         "DAGSTER_HOME": str(env["warehouse"] / "dagster_home"),
     }
+
+
+def segments(env: dict[str, Path], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args],
-        env=environ,
+        env=environ(env),
         capture_output=True,
         text=True,
         timeout=600,
@@ -211,15 +214,9 @@ def test_ctrl_c_while_the_run_starts_is_one_line_not_a_traceback(
     shopify = segments_env["landing"] / "shopify"
     shopify.mkdir()
     shutil.copy(FIXTURES / "shopify" / "orders_export_2024-03.csv", shopify)
-    environ = {
-        **os.environ,
-        "SEGMENTS_LANDING_DIR": str(segments_env["landing"]),
-        "SEGMENTS_WAREHOUSE_DIR": str(segments_env["warehouse"]),
-        "DAGSTER_HOME": str(segments_env["warehouse"] / "dagster_home"),
-    }
     run = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "run", "--as-of", "2024-03-31"],
-        env=environ,
+        env=environ(segments_env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
