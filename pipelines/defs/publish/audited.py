@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.defs.publish.publish import PUBLISHED_TABLES, PublishedTable, PublishResult, publish
-from pipelines.lib.duck import DatabaseBusyError, quote_ident, sql_str
+from pipelines.lib.duck import DatabaseBusyError, connect, quote_ident, sql_str
 
 AUDITED_NAME = "audited.duckdb"
 NOTHING_PUBLISHED = (
@@ -200,8 +200,9 @@ def open_audited(
     audited_db = audited_db or published_db.with_name(AUDITED_NAME)
     if not published_db.exists():
         raise FileNotFoundError(f"{published_db} does not exist: {NOTHING_PUBLISHED}.")
-    con = duckdb.connect(":memory:")
-    try:
+    # the memory limit, spill folder and Ctrl-C of every pipeline connection: the exports
+    # of a 30M warehouse took 11.7 GiB through a plain in-memory session
+    with connect(":memory:", spill_next_to=published_db) as con:
         _attach(con, published_db, "pub")
         views = _views(con, "pub")
         if audited_db.exists():
@@ -217,8 +218,6 @@ def open_audited(
                 f"select * from {relation}"
             )
         yield con
-    finally:
-        con.close()
 
 
 def publish_with_audited(

@@ -24,7 +24,7 @@ import duckdb
 
 from pipelines.defs.publish.publish import stored_fingerprints
 from pipelines.defs.publish.versioned_dir import current_version, staged_version
-from pipelines.lib.duck import quote_ident, sql_str
+from pipelines.lib.duck import connect, quote_ident, sql_str
 
 MANIFEST_NAME = "_publish.json"
 
@@ -94,7 +94,11 @@ def refresh_parquet(published_db: Path, parquet_dir: Path) -> ParquetSet:
     prints: dict[str, str] = {}
     written: list[str] = []
     reused: list[str] = []
-    with duckdb.connect(os.fspath(published_db), read_only=True) as con:
+    if not published_db.exists():
+        raise FileNotFoundError(f"{published_db} does not exist: nothing to write as Parquet")
+    # the memory limit and spill folder of every pipeline connection (a plain connection took
+    # 8 GiB for the Parquet copy of a 30M warehouse)
+    with connect(published_db, read_only=True) as con:
         # Rows of a table have no order in the contract: let COPY write in parallel (~10%).
         con.execute("set preserve_insertion_order = false")
         con.execute("set enable_progress_bar = false")
