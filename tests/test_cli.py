@@ -35,15 +35,21 @@ def segments(env: dict[str, Path], *args: str) -> subprocess.CompletedProcess[st
     )
 
 
+def land_one_shopify_month(env: dict[str, Path]) -> Path:
+    """The Shopify export of 2024-03 in the landing zone; returns its folder."""
+    shopify = env["landing"] / "shopify"
+    shopify.mkdir()
+    shutil.copy(FIXTURES / "shopify" / "orders_export_2024-03.csv", shopify)
+    return shopify
+
+
 def test_binary_file_in_the_landing_zone_is_named_in_one_line_and_nothing_is_published(
     segments_env: dict[str, Path],
 ) -> None:
     # Regression (issue 10): a 4 KiB random binary file named like a Shopify export made
     # `segments run` die with a UnicodeDecodeError traceback from the landing-zone pre-scan
     # that never named the file.
-    shopify = segments_env["landing"] / "shopify"
-    shopify.mkdir()
-    shutil.copy(FIXTURES / "shopify" / "orders_export_2024-03.csv", shopify)
+    shopify = land_one_shopify_month(segments_env)
     garbage = bytes((i * 7919 + 13) % 256 for i in range(4096))
     (shopify / "orders_export_garbage.csv").write_bytes(garbage)
 
@@ -211,9 +217,7 @@ def test_a_broken_segment_definition_stops_the_run_in_one_line_without_a_trace(
 def test_ctrl_c_while_the_run_starts_is_one_line_not_a_traceback(
     segments_env: dict[str, Path],
 ) -> None:
-    shopify = segments_env["landing"] / "shopify"
-    shopify.mkdir()
-    shutil.copy(FIXTURES / "shopify" / "orders_export_2024-03.csv", shopify)
+    land_one_shopify_month(segments_env)
     run = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "run", "--as-of", "2024-03-31"],
         env=environ(segments_env),
