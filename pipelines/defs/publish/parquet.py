@@ -95,7 +95,10 @@ def refresh_parquet(published_db: Path, parquet_dir: Path) -> ParquetSet:
     written: list[str] = []
     reused: list[str] = []
     if not published_db.exists():
-        raise FileNotFoundError(f"{published_db} does not exist: nothing to write as Parquet")
+        raise FileNotFoundError(
+            f"{published_db} does not exist: nothing to write as Parquet; "
+            "run `segments run` to publish first"
+        )
     # the memory limit and spill folder of every pipeline connection (a plain connection took
     # 8 GiB for the Parquet copy of a 30M warehouse)
     with connect(published_db, read_only=True) as con:

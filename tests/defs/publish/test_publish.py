@@ -218,3 +218,22 @@ def test_parquet_reuses_unchanged_tables(dbt_build: Path, tmp_path: Path):
     assert second.folder != first.folder
     for table in second.reused:  # the same file, shared by both versions
         assert (second.folder / f"{table}.parquet").samefile(first.folder / f"{table}.parquet")
+
+
+def test_readers_of_the_published_file_have_the_memory_limit_and_spill_folder(
+    dbt_build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The exports and the report read through open_audited; at 30M a plain in-memory session
+    # took 11.7 GiB. Like every pipeline connection it now has the limit and a spill folder.
+    from pipelines.defs.publish.audited import open_audited
+
+    monkeypatch.setenv("SEGMENTS_DUCKDB_MEMORY_LIMIT", "1GB")
+    monkeypatch.delenv("SEGMENTS_DUCKDB_TEMP_DIR", raising=False)
+    target = tmp_path / "segments.duckdb"
+    publish(dbt_build, target)
+    with open_audited(target) as con:
+        limit, temp = con.execute(
+            "select current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone()
+    assert limit == "953.6 MiB"
+    assert Path(temp) == tmp_path / "tmp" / "duckdb"
