@@ -129,12 +129,15 @@ def published_parquet(
     context: dg.AssetExecutionContext, settings: SegmentsSettings
 ) -> dg.MaterializeResult:
     """Every table of the published file as Parquet in `$SEGMENTS_WAREHOUSE_DIR/parquet/
-    current/`, swapped in as one version; tables unchanged since the last version are
-    hard-linked, not rewritten. Reads the published file only."""
+    current/` (a history table: one file per as-of date), swapped in as one version; tables
+    and as-of dates unchanged since the last version are hard-linked, not rewritten. Reads the
+    published file only."""
     cfg = settings.get()
     result = refresh_parquet(cfg.published_db, cfg.parquet_dir)
+    dates = result.slices_written or {}
+    written = [f"{t} ({dates[t]} as-of dates)" if t in dates else t for t in result.written]
     context.log.info(
-        f"Parquet {result.folder}: wrote {', '.join(result.written) or 'nothing'}; "
+        f"Parquet {result.folder}: wrote {', '.join(written) or 'nothing'}; "
         f"reused {', '.join(result.reused) or 'nothing'}"
     )
     return dg.MaterializeResult(
@@ -142,7 +145,8 @@ def published_parquet(
             "folder": dg.MetadataValue.path(str(result.folder)),
             "tables_written": len(result.written),
             "tables_reused": len(result.reused),
-            "written": ", ".join(result.written) or "none",
+            "written": ", ".join(written) or "none",
+            "as_of_dates_written": sum(dates.values()),
         }
     )
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.defs.publish.parquet import MANIFEST_NAME, refresh_parquet
+from pipelines.defs.publish.parquet import HISTORY_KEYS, MANIFEST_NAME, reader_path, refresh_parquet
 from pipelines.defs.publish.publish import (
     PUBLISHED_TABLES,
     STORAGE_VERSION,
@@ -39,9 +39,33 @@ def test_parquet_set_holds_every_published_table_with_the_same_rows(
     with duckdb.connect() as con:
         for table, rows in result.row_counts.items():
             n = con.execute(
-                f"select count(*) from read_parquet('{folder}/{table}.parquet')"
+                f"select count(*) from read_parquet('{reader_path(folder, table)}')"
             ).fetchone()[0]
             assert n == rows == manifest["tables"][table]["rows"], table
+        # A history table is a Hive folder, one file per as-of date; read back, it has the
+        # published rows and the as-of date as a DATE again.
+        assert (folder / "segment_snapshots").is_dir()
+        assert not (folder / "segment_snapshots.parquet").exists()
+        con.execute(f"attach '{result.path}' as pub (read_only)")
+        for table in HISTORY_KEYS:
+            if table not in result.row_counts or not result.row_counts[table]:
+                continue
+            columns = [r[0] for r in con.execute(f"describe pub.{table}").fetchall()]
+            cols = ", ".join(columns)
+            differ = con.execute(
+                f"select count(*) from ((select {cols} from pub.{table} except all "
+                f"select {cols} from read_parquet('{reader_path(folder, table)}')) union all "
+                f"(select {cols} from read_parquet('{reader_path(folder, table)}') except all "
+                f"select {cols} from pub.{table}))"
+            ).fetchone()[0]
+            assert differ == 0, table
+        snapshot_types = dict(
+            con.execute(
+                "select column_name, column_type from (describe select * from "
+                f"read_parquet('{reader_path(folder, 'segment_snapshots')}'))"
+            ).fetchall()
+        )
+        assert snapshot_types["as_of_date"] == "DATE"
         # Types survive: money stays DECIMAL, dates stay DATE.
         types = dict(
             con.execute(
@@ -216,8 +240,59 @@ def test_parquet_reuses_unchanged_tables(dbt_build: Path, tmp_path: Path):
     assert first.written and not first.reused
     assert not second.written and set(second.reused) == set(first.written)
     assert second.folder != first.folder
-    for table in second.reused:  # the same file, shared by both versions
-        assert (second.folder / f"{table}.parquet").samefile(first.folder / f"{table}.parquet")
+    assert second.slices_written and not any(second.slices_written.values())
+    files = sorted(p.relative_to(first.folder) for p in first.folder.rglob("*.parquet"))
+    assert files == sorted(p.relative_to(second.folder) for p in second.folder.rglob("*.parquet"))
+    for rel in files:  # the same file, shared by both versions
+        assert (second.folder / rel).samefile(first.folder / rel)
+
+
+def test_a_new_as_of_date_writes_one_parquet_file_per_history_table(
+    full_build: Path, tmp_path: Path
+):
+    # A daily run adds one as-of date to the history tables: the Parquet set writes that
+    # date's files and hard-links every other date's (at 10M transactions the whole-table
+    # copy of the history took 28 s a day).
+    build = tmp_path / "build.duckdb"
+    shutil.copy(full_build, build)
+    target, parquet = tmp_path / "segments.duckdb", tmp_path / "parquet"
+    with duckdb.connect(str(build)) as con:
+        latest = con.execute("select max(as_of_date) from marts.segment_snapshots").fetchone()[0]
+        dates = con.execute(
+            "select count(distinct as_of_date) from marts.segment_snapshots"
+        ).fetchone()[0]
+        # the build as it was the day before: without its latest date
+        con.execute(
+            "create table _held as select * from marts.segment_snapshots where as_of_date = ?",
+            [latest],
+        )
+        con.execute("delete from marts.segment_snapshots where as_of_date = ?", [latest])
+    assert dates >= 3
+    first = publish(build, target, parquet_dir=parquet)
+    with duckdb.connect(str(build)) as con:
+        con.execute("insert into marts.segment_snapshots select * from _held")
+        con.execute("drop table _held")
+    second = publish(build, target, parquet_dir=parquet)
+
+    assert second.changes["segment_snapshots"].startswith("1 of ")
+    old = json.loads((first.parquet_dir / MANIFEST_NAME).read_text())["tables"]
+    new = json.loads((second.parquet_dir / MANIFEST_NAME).read_text())["tables"]
+    slices = new["segment_snapshots"]["slices"]
+    assert len(slices) == dates and set(old["segment_snapshots"]["slices"]) == (
+        set(slices) - {latest.isoformat()}
+    )
+    for value, entry in slices.items():
+        for rel in entry["files"]:
+            before = first.parquet_dir / rel
+            linked = before.exists() and (second.parquet_dir / rel).samefile(before)
+            assert linked == (value != latest.isoformat()), (value, rel)
+    snapshots = reader_path(second.parquet_dir, "segment_snapshots")
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"select count(*) from read_parquet('{snapshots}') where as_of_date = ?",
+            [latest],
+        ).fetchone()[0]
+    assert rows == slices[latest.isoformat()]["rows"] > 0
 
 
 def test_readers_of_the_published_file_have_the_memory_limit_and_spill_folder(
