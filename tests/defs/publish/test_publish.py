@@ -42,8 +42,8 @@ def test_parquet_set_holds_every_published_table_with_the_same_rows(
                 f"select count(*) from read_parquet('{reader_path(folder, table)}')"
             ).fetchone()[0]
             assert n == rows == manifest["tables"][table]["rows"], table
-        # A history table is a Hive folder, one file per as-of date; read back, it has the
-        # published rows and the as-of date as a DATE again.
+        # A history table is a folder of files (each a set of as-of dates); read back, it has
+        # the published rows, columns in the published order and types.
         assert (folder / "segment_snapshots").is_dir()
         assert not (folder / "segment_snapshots.parquet").exists()
         con.execute(f"attach '{result.path}' as pub (read_only)")
@@ -66,6 +66,8 @@ def test_parquet_set_holds_every_published_table_with_the_same_rows(
             ).fetchall()
         )
         assert snapshot_types["as_of_date"] == "DATE"
+        published = con.execute("describe pub.segment_snapshots").fetchall()
+        assert list(snapshot_types.items()) == [(r[0], r[1]) for r in published]
         # Types survive: money stays DECIMAL, dates stay DATE.
         types = dict(
             con.execute(
@@ -277,22 +279,23 @@ def test_a_new_as_of_date_writes_one_parquet_file_per_history_table(
     assert second.changes["segment_snapshots"].startswith("1 of ")
     old = json.loads((first.parquet_dir / MANIFEST_NAME).read_text())["tables"]
     new = json.loads((second.parquet_dir / MANIFEST_NAME).read_text())["tables"]
-    slices = new["segment_snapshots"]["slices"]
-    assert len(slices) == dates and set(old["segment_snapshots"]["slices"]) == (
-        set(slices) - {latest.isoformat()}
-    )
-    for value, entry in slices.items():
-        for rel in entry["files"]:
-            before = first.parquet_dir / rel
-            linked = before.exists() and (second.parquet_dir / rel).samefile(before)
-            assert linked == (value != latest.isoformat()), (value, rel)
+    assert len(new["segment_snapshots"]["slices"]) == dates
+    files = {f["file"]: f for f in new["segment_snapshots"]["files"]}
+    kept = [f["file"] for f in old["segment_snapshots"]["files"]]
+    assert set(files) - set(kept) and set(kept) <= set(files)
+    for rel in kept:  # yesterday's files, shared with the previous version
+        assert (second.parquet_dir / rel).samefile(first.parquet_dir / rel)
+    (added,) = set(files) - set(kept)
+    assert files[added]["slices"] == [latest.isoformat()]
+    for table in ("segment_profiles", "rfm_score_cutoffs"):  # unchanged: linked whole
+        assert table in set(new) and new[table]["files"] == old[table]["files"]
     snapshots = reader_path(second.parquet_dir, "segment_snapshots")
     with duckdb.connect() as con:
         rows = con.execute(
             f"select count(*) from read_parquet('{snapshots}') where as_of_date = ?",
             [latest],
         ).fetchone()[0]
-    assert rows == slices[latest.isoformat()]["rows"] > 0
+    assert rows == files[added]["rows"] > 0
 
 
 def test_readers_of_the_published_file_have_the_memory_limit_and_spill_folder(
