@@ -315,3 +315,60 @@ def test_readers_of_the_published_file_have_the_memory_limit_and_spill_folder(
         ).fetchone()
     assert limit == "953.6 MiB"
     assert Path(temp) == tmp_path / "tmp" / "duckdb"
+
+
+def _snapshot_file(path: Path, dates: list[str], bump: str | None = None) -> None:
+    """A published-like file with a small segment_snapshots of `dates` (no stored
+    fingerprints: the Parquet step computes them); `bump` changes that date's rows."""
+    path.unlink(missing_ok=True)
+    with duckdb.connect(str(path)) as con:
+        con.execute("create table segment_snapshots (customer_key varchar, as_of_date date)")
+        for d in dates:
+            key = "changed" if d == bump else "c"
+            con.execute(
+                "insert into segment_snapshots select ? || i, ?::date from range(3) t(i)",
+                [key, d],
+            )
+
+
+def test_history_files_are_reused_rewritten_and_compacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from pipelines.defs.publish import parquet as pq
+
+    monkeypatch.setattr(pq, "MAX_FILES", 3)
+    db, out = tmp_path / "segments.duckdb", tmp_path / "parquet"
+
+    def files() -> dict[str, list[str]]:
+        manifest = json.loads((current_version(out) / MANIFEST_NAME).read_text())
+        return {f["file"]: f["slices"] for f in manifest["tables"]["segment_snapshots"]["files"]}
+
+    _snapshot_file(db, ["2026-01-01", "2026-01-02"])
+    assert refresh_parquet(db, out).slices_written == {"segment_snapshots": 2}
+    first = files()
+    _snapshot_file(db, ["2026-01-01", "2026-01-02", "2026-01-03"])
+    assert refresh_parquet(db, out).slices_written == {"segment_snapshots": 1}
+    second = files()
+    assert set(first) < set(second) and list(second.values())[-1] == ["2026-01-03"]
+
+    # a changed old date: its file goes, its unchanged dates are written again with it
+    _snapshot_file(db, ["2026-01-01", "2026-01-02", "2026-01-03"], bump="2026-01-02")
+    assert refresh_parquet(db, out).slices_written == {"segment_snapshots": 2}
+    third = files()
+    assert set(first).isdisjoint(third) and sorted(third.values()) == [
+        ["2026-01-01", "2026-01-02"],
+        ["2026-01-03"],
+    ]
+
+    # two more dates: past MAX_FILES the table is one file again
+    _snapshot_file(db, ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"], "2026-01-02")
+    refresh_parquet(db, out)
+    _snapshot_file(db, [f"2026-01-0{i}" for i in range(1, 6)], "2026-01-02")
+    assert refresh_parquet(db, out).slices_written == {"segment_snapshots": 5}
+    assert list(files().values()) == [[f"2026-01-0{i}" for i in range(1, 6)]]
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"select count(*), count(*) filter (customer_key like 'changed%') "
+            f"from read_parquet('{reader_path(current_version(out), 'segment_snapshots')}')"
+        ).fetchone()
+    assert rows == (15, 3)
