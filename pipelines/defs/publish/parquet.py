@@ -34,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.defs.publish.publish import PUBLISHED_TABLES, stored_fingerprints
+from pipelines.defs.publish.publish import PUBLISHED_TABLES, fingerprints, stored_fingerprints
 from pipelines.defs.publish.versioned_dir import current_version, staged_version
 from pipelines.lib.duck import connect, quote_ident, sql_str
 
@@ -88,18 +88,7 @@ def _prints(
             return {None: (sum(n for n, _ in slices.values()), str(_digest_sum(slices)))}
         if None not in slices:
             return slices
-    cols = ", ".join(quote_ident(c) for c in columns)
-    digest = f"count(*), sum(hash({cols})::HUGEINT)::VARCHAR"
-    relation = f"main.{quote_ident(table)}"
-    if key is None:
-        n, h = con.execute(f"select {digest} from {relation}").fetchone()
-        return {None: (n, h or "0")}
-    return {
-        k: (n, h or "0")
-        for k, n, h in con.execute(
-            f"select {quote_ident(key)}::VARCHAR, {digest} from {relation} group by 1"
-        ).fetchall()
-    }
+    return fingerprints(con, f"main.{quote_ident(table)}", columns, key)
 
 
 def _digest_sum(slices: Prints) -> int:

@@ -275,7 +275,7 @@ def _column_comments(
     return {**{k: v for k, v in from_doc.items() if v and v != "—"}, **from_dbt}
 
 
-def _fingerprints(
+def fingerprints(
     con: duckdb.DuckDBPyConnection, relation: str, columns: Sequence[str], key: str | None
 ) -> dict[str | None, tuple[int, str]]:
     """{slice: (rows, sum of row hashes)}: one slice (None) per table, or one per value of
@@ -344,7 +344,7 @@ def _publish_table(
     wanted_types = [(c, t) for c, t in source_types if c in set(columns)]
     key = table.history_key if table.history_key in columns else None
     signature = _signature(wanted_types, key)
-    new = _fingerprints(con, source, columns, key)
+    new = fingerprints(con, source, columns, key)
     written[table.name] = (signature, new)
     current = existing.get(table.target)
     if current is None or current != wanted_types:
@@ -352,7 +352,7 @@ def _publish_table(
         con.execute(f"create or replace table {target} as select * from {source}")
         return "new" if current is None else "replaced"
     kept = stored.get(table.name)
-    old = kept[1] if kept and kept[0] == signature else _fingerprints(con, target, columns, key)
+    old = kept[1] if kept and kept[0] == signature else fingerprints(con, target, columns, key)
     if new == old:
         return "unchanged"
     if key is None:
