@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.defs.publish.audited import publish_audited
 from pipelines.defs.publish.parquet import HISTORY_KEYS, MANIFEST_NAME, reader_path, refresh_parquet
 from pipelines.defs.publish.publish import (
     PUBLISHED_TABLES,
@@ -206,6 +207,25 @@ def test_incremental_publish_rewrites_only_what_changed(full_build: Path, tmp_pa
             "select tags from duckdb_databases() where database_name = current_database()"
         ).fetchone()[0]
     assert tags["storage_version"].startswith(STORAGE_VERSION)
+
+
+def test_tables_with_their_own_column_order_are_unchanged_on_a_rerun(
+    full_build: Path, tmp_path: Path
+):
+    """Tables whose column list is not the source's order (customer_contacts; audited.duckdb's
+    dim_customers and quarantine counts) are left alone when nothing changed, not rewritten
+    on every publish."""
+    target, audited = tmp_path / "segments.duckdb", tmp_path / "audited.duckdb"
+    publish(full_build, target, include_pii=True)
+    first = publish_audited(full_build, audited)
+    assert {"dim_customers", "customer_source_ids", "shopify"} <= set(first.changes)
+
+    again = publish(full_build, target, include_pii=True)
+    again_audited = publish_audited(full_build, audited)
+
+    assert again.changes["customer_contacts"] == "unchanged"
+    assert set(again.changes.values()) == {"unchanged"}
+    assert set(again_audited.changes.values()) == {"unchanged"}
 
 
 def test_switching_pii_off_drops_the_contacts_table(dbt_build: Path, tmp_path: Path):
