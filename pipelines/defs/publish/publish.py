@@ -57,6 +57,11 @@ class PublishedTable:
     # SEGMENTS_PUBLISH_PII=true, while the table's other rows are always published.
     pii_rows: str | None = None
     schema: str = "main"  # the schema of the table in the published file
+    # A history table whose build source holds only the as-of dates of the latest run (an
+    # `as_of_table` model such as customer_facts): the published table keeps its other dates
+    # as long as this build relation (`schema.table`, e.g. the snapshot history) still has
+    # them, instead of shrinking to the run's dates.
+    keep_dates_of: str | None = None
 
     @property
     def target(self) -> str:
@@ -333,9 +338,12 @@ def _publish_table(
     existing: Mapping[str, list[tuple[str, str]]],
     stored: Mapping[str, tuple[str, dict]],
     written: dict[str, tuple[str, dict]],
+    previous: str | None = None,
 ) -> str:
     """Bring pub.<target> up to date with the build source; returns what it did and adds
-    the table's new fingerprints to `written`."""
+    the table's new fingerprints to `written`. `previous`: the catalog of the last publish
+    when this one writes a fresh file (a `keep_dates_of` table copies its kept dates from
+    it)."""
     schema, name = table.source.split(".")
     select_list = ", ".join(quote_ident(c) for c in columns)
     where = f" where {table.where}" if table.where else ""
@@ -349,14 +357,21 @@ def _publish_table(
     key = table.history_key if table.history_key in columns else None
     signature = _signature(wanted_types, key)
     new = fingerprints(con, source, columns, key)
+    keep = _kept_dates(con, table) if key and table.keep_dates_of else set()
     written[table.name] = (signature, new)
     current = existing.get(table.target)
     if current is None or current != wanted_types:
         con.execute(f"create schema if not exists pub.{quote_ident(table.schema)}")
         con.execute(f"create or replace table {target} as select * from {source}")
+        if keep and previous and current is None:
+            _copy_kept_dates(con, table, previous, signature, keep, new, written)
         return "new" if current is None else "replaced"
     kept = stored.get(table.name)
     old = kept[1] if kept and kept[0] == signature else fingerprints(con, target, columns, key)
+    if keep:
+        # the published dates the build no longer computes but still has history for stay
+        new = {**{k: v for k, v in old.items() if k in keep and k not in new}, **new}
+        written[table.name] = (signature, new)
     if new == old:
         return "unchanged"
     if key is None:
@@ -366,7 +381,9 @@ def _publish_table(
     fresh = [k for k in new if old.get(k) != new[k]]  # changed or new
     rewritten = sum(new[k][0] for k in fresh)
     total = sum(n for n, _ in new.values())
-    if rewritten > total / 2:  # most of it moved: one rewrite is cheaper than delete+insert
+    # most of it moved: one rewrite is cheaper than delete+insert (not for a table whose
+    # kept dates are not in the build source)
+    if rewritten > total / 2 and not keep:
         con.execute(f"create or replace table {target} as select * from {source}")
         return "replaced"
     k = f"{quote_ident(key)}::VARCHAR"
@@ -383,6 +400,52 @@ def _publish_table(
     return f"{len(fresh)} of {len(new)} {key} values written" + (
         f", {removed} removed" if removed else ""
     )
+
+
+def _kept_dates(con: duckdb.DuckDBPyConnection, table: PublishedTable) -> set[str]:
+    """The history_key values (as text) of `table.keep_dates_of` in the build database."""
+    schema, name = (table.keep_dates_of or "").split(".")
+    key = quote_ident(table.history_key or "")
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where database_name = 'build' "
+        "and schema_name = ? and table_name = ?",
+        [schema, name],
+    ).fetchone()[0]
+    if not exists:
+        return set()
+    return {
+        k
+        for (k,) in con.execute(
+            f"select distinct {key}::VARCHAR "
+            f"from build.{quote_ident(schema)}.{quote_ident(name)}"
+        ).fetchall()
+    }
+
+
+def _copy_kept_dates(
+    con: duckdb.DuckDBPyConnection,
+    table: PublishedTable,
+    previous: str,
+    signature: str,
+    keep: set[str],
+    new: dict,
+    written: dict[str, tuple[str, dict]],
+) -> None:
+    """Into a freshly written `keep_dates_of` table: the kept dates the build source does not
+    hold, from the last publish (catalog `previous`), when it has them with the same
+    columns."""
+    signed, slices = stored_fingerprints(con, previous).get(table.name, ("", {}))
+    wanted = [k for k in slices if k in keep and k not in new]
+    if signed != signature or not wanted:
+        return
+    previous_table = f"{previous}.{quote_ident(table.schema)}.{quote_ident(table.name)}"
+    target = f"pub.{quote_ident(table.schema)}.{quote_ident(table.name)}"
+    _slices(con, wanted)
+    con.execute(
+        f"insert into {target} select * from {previous_table} "
+        f"where {quote_ident(table.history_key or '')}::VARCHAR in (select k from _slices)"
+    )
+    written[table.name] = (signature, {**{k: slices[k] for k in wanted}, **new})
 
 
 def _store_fingerprints(
@@ -427,9 +490,12 @@ def _build_published_file(
     dbt_descriptions: Mapping[str, Mapping[str, str]],
     documented: Mapping[str, DocTable],
     incremental: bool,
+    previous_db: Path | None = None,
 ) -> tuple[dict[str, int], list[str], dict[str, str]]:
     """Bring the file `tmp` up to date (a copy of the previous publish, or new): tables,
-    comments; checkpoint and close it. Returns row counts, skipped tables, changes."""
+    comments; checkpoint and close it. Returns row counts, skipped tables, changes.
+    `previous_db`: the current published file, attached read-only when `tmp` is written
+    fresh, for the dates `keep_dates_of` tables keep."""
     counts: dict[str, int] = {}
     skipped: list[str] = []
     changes: dict[str, str] = {}
@@ -444,6 +510,10 @@ def _build_published_file(
                 f"(storage_version {sql_str(STORAGE_VERSION)})"
             )
         con.execute(f"attach {sql_str(os.fspath(build_db))} as build (read_only)")
+        previous = None
+        if not incremental and previous_db is not None:
+            con.execute(f"attach {sql_str(os.fspath(previous_db))} as prev (read_only)")
+            previous = "prev"
         sources = _catalog_columns(con, "build")
         existing = {
             t: cols
@@ -468,7 +538,7 @@ def _build_published_file(
             columns = select_columns(table, [c for c, _ in source_types], include_pii)
             table = without_pii_rows(table, include_pii)
             changes[table.name] = _publish_table(
-                con, table, columns, source_types, existing, stored, written
+                con, table, columns, source_types, existing, stored, written, previous
             )
             wanted.add(table.target)
             target = f"pub.{quote_ident(table.schema)}.{quote_ident(table.name)}"
@@ -486,6 +556,8 @@ def _build_published_file(
             changes[name] = "dropped"
         _store_fingerprints(con, written)
         con.execute("detach build")
+        if previous:
+            con.execute(f"detach {previous}")
         con.execute("checkpoint pub")
         used, free = con.execute(
             "select used_blocks, free_blocks from pragma_database_size() "
@@ -554,7 +626,9 @@ def publish(
     started = time.perf_counter()
     published_db.parent.mkdir(parents=True, exist_ok=True)
     documented = load_schema_doc() if documented is None else documented
-    use_previous = incremental and _copyable(published_db)
+    copyable = _copyable(published_db)
+    use_previous = incremental and copyable
+    previous_db = published_db if copyable else None
     tmp = published_db.with_name(f".{published_db.name}.{uuid.uuid4().hex}.tmp")
     try:
         try:
@@ -568,12 +642,20 @@ def publish(
                 column_descriptions or {},
                 documented,
                 use_previous,
+                previous_db,
             )
         except _Fragmented:
             _remove(tmp)
             use_previous = False
             counts, skipped, changes = _build_published_file(
-                tmp, build_db, tables, include_pii, column_descriptions or {}, documented, False
+                tmp,
+                build_db,
+                tables,
+                include_pii,
+                column_descriptions or {},
+                documented,
+                False,
+                previous_db,
             )
         if file_mode is not None:
             os.chmod(tmp, file_mode)

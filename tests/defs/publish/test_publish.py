@@ -228,6 +228,58 @@ def test_tables_with_their_own_column_order_are_unchanged_on_a_rerun(
     assert set(again_audited.changes.values()) == {"unchanged"}
 
 
+def _dates(path: Path, table: str) -> dict:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {
+            d: sorted(con.execute(f"select * from {table} where as_of_date = ?", [d]).fetchall())
+            for (d,) in con.execute(f"select distinct as_of_date from {table}").fetchall()
+        }
+
+
+def test_audited_history_keeps_the_dates_the_snapshot_history_has(
+    full_build: Path, tmp_path: Path
+):
+    """customer_facts and rfm_scores hold only the latest run's dates in the build (as_of_table);
+    audited.duckdb keeps the earlier dates while segment_snapshots has them, so an export of
+    an earlier as-of date still has that date's facts after a daily run."""
+    build, audited = tmp_path / "build.duckdb", tmp_path / "audited.duckdb"
+    shutil.copy(full_build, build)
+    publish_audited(build, audited)
+    first = _dates(audited, "marts.customer_facts")
+    assert len(first) == 8
+
+    with duckdb.connect(str(build)) as con:  # a daily run: one new as-of date
+        day = con.execute("select max(as_of_date) from marts.segment_snapshots").fetchone()[0]
+        for table in ("customer_facts", "rfm_scores"):
+            con.execute(
+                f"create or replace table marts.{table} as select * replace "
+                f"(as_of_date + 1 as as_of_date) from marts.{table} where as_of_date = ?",
+                [day],
+            )
+        con.execute(
+            "insert into marts.segment_snapshots by name select * replace "
+            "(as_of_date + 1 as as_of_date) from marts.segment_snapshots where as_of_date = ?",
+            [day],
+        )
+    daily = publish_audited(build, audited)
+
+    assert daily.changes["customer_facts"] == "1 of 9 as_of_date values written"
+    facts = _dates(audited, "marts.customer_facts")
+    assert len(facts) == 9 and {d: facts[d] for d in first} == first
+    assert len(_dates(audited, "marts.rfm_segments")) == 9
+    # written fresh (no copy of the previous file), the kept dates come from the previous file
+    fresh = publish_audited(build, audited, incremental=False)
+    assert fresh.mode == "full" and _dates(audited, "marts.customer_facts") == facts
+    assert set(publish_audited(build, audited).changes.values()) == {"unchanged"}
+
+    # a date gone from the snapshot history goes from the facts too
+    oldest = min(first)
+    with duckdb.connect(str(build)) as con:
+        con.execute("delete from marts.segment_snapshots where as_of_date = ?", [oldest])
+    publish_audited(build, audited)
+    assert set(_dates(audited, "marts.customer_facts")) == set(facts) - {oldest}
+
+
 def test_switching_pii_off_drops_the_contacts_table(dbt_build: Path, tmp_path: Path):
     target = tmp_path / "segments.duckdb"
     assert "customer_contacts" in publish(dbt_build, target, include_pii=True).row_counts
