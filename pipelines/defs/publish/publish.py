@@ -339,11 +339,13 @@ def _publish_table(
     stored: Mapping[str, tuple[str, dict]],
     written: dict[str, tuple[str, dict]],
     previous: str | None = None,
+    kept_dates: dict[str, set[str]] | None = None,
 ) -> str:
     """Bring pub.<target> up to date with the build source; returns what it did and adds
     the table's new fingerprints to `written`. `previous`: the catalog of the last publish
     when this one writes a fresh file (a `keep_dates_of` table copies its kept dates from
-    it)."""
+    it). `kept_dates`: `keep_dates_of` relation → its dates, filled as computed (one scan of
+    the snapshot history per publish, not one per table)."""
     schema, name = table.source.split(".")
     select_list = ", ".join(quote_ident(c) for c in columns)
     where = f" where {table.where}" if table.where else ""
@@ -357,7 +359,12 @@ def _publish_table(
     key = table.history_key if table.history_key in columns else None
     signature = _signature(wanted_types, key)
     new = fingerprints(con, source, columns, key)
-    keep = _kept_dates(con, table) if key and table.keep_dates_of else set()
+    keep: set[str] = set()
+    if key and table.keep_dates_of:
+        kept_dates = {} if kept_dates is None else kept_dates
+        if table.keep_dates_of not in kept_dates:
+            kept_dates[table.keep_dates_of] = _kept_dates(con, table)
+        keep = kept_dates[table.keep_dates_of]
     written[table.name] = (signature, new)
     current = existing.get(table.target)
     if current is None or current != wanted_types:
@@ -405,7 +412,6 @@ def _publish_table(
 def _kept_dates(con: duckdb.DuckDBPyConnection, table: PublishedTable) -> set[str]:
     """The history_key values (as text) of `table.keep_dates_of` in the build database."""
     schema, name = (table.keep_dates_of or "").split(".")
-    key = quote_ident(table.history_key or "")
     exists = con.execute(
         "select count(*) from duckdb_tables() where database_name = 'build' "
         "and schema_name = ? and table_name = ?",
@@ -416,7 +422,7 @@ def _kept_dates(con: duckdb.DuckDBPyConnection, table: PublishedTable) -> set[st
     return {
         k
         for (k,) in con.execute(
-            f"select distinct {key}::VARCHAR "
+            f"select distinct {quote_ident(table.history_key or '')}::VARCHAR "
             f"from build.{quote_ident(schema)}.{quote_ident(name)}"
         ).fetchall()
     }
@@ -522,6 +528,7 @@ def _build_published_file(
         }
         stored = stored_fingerprints(con, "pub")
         written: dict[str, tuple[str, dict]] = {}
+        kept: dict[str, set[str]] = {}
         wanted: set[str] = set()
         for table in tables:
             if table.pii and not include_pii:
@@ -538,7 +545,7 @@ def _build_published_file(
             columns = select_columns(table, [c for c, _ in source_types], include_pii)
             table = without_pii_rows(table, include_pii)
             changes[table.name] = _publish_table(
-                con, table, columns, source_types, existing, stored, written, previous
+                con, table, columns, source_types, existing, stored, written, previous, kept
             )
             wanted.add(table.target)
             target = f"pub.{quote_ident(table.schema)}.{quote_ident(table.name)}"
