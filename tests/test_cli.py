@@ -239,3 +239,34 @@ def test_ctrl_c_while_the_run_starts_is_one_line_not_a_traceback(
     assert run.returncode in (130, 1), err[-3000:]
     assert "interrupted (Ctrl-C)" in err or "nothing was published" in err, err[-3000:]
     assert not (segments_env["warehouse"] / "segments.duckdb").exists()
+
+
+def test_the_command_keeps_its_exit_code_and_output_when_it_skips_python_teardown(
+    segments_env: dict[str, Path],
+) -> None:
+    """`segments` ends in an atexit handler with os._exit (cli.run): a usage error still
+    exits 2, a refused date 1 with its message, a finished command 0 with all its output,
+    and an exception escaping main 1 with the traceback."""
+    usage = segments(segments_env, "--no-such-flag")
+    assert usage.returncode == 2 and "segments: error:" in usage.stderr
+
+    land_one_shopify_month(segments_env)
+    future = segments(segments_env, "run", "--as-of", "2999-01-01")
+    assert future.returncode == 1 and "is not over yet" in future.stderr
+
+    status = segments(segments_env, "status")
+    assert status.returncode == 0 and status.stdout.strip()
+
+    crash = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import pipelines.cli as c; c.main = lambda: 1 / 0; c.run()",
+        ],
+        env=environ(segments_env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert crash.returncode == 1 and "ZeroDivisionError" in crash.stderr
