@@ -24,6 +24,7 @@ the join key.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
@@ -637,33 +638,25 @@ def publish(
     use_previous = incremental and copyable
     previous_db = published_db if copyable else None
     tmp = published_db.with_name(f".{published_db.name}.{uuid.uuid4().hex}.tmp")
+    build = functools.partial(
+        _build_published_file,
+        tmp,
+        build_db,
+        tables,
+        include_pii,
+        column_descriptions or {},
+        documented,
+        previous_db=previous_db,
+    )
     try:
         try:
             if use_previous:
                 shutil.copyfile(published_db, tmp)
-            counts, skipped, changes = _build_published_file(
-                tmp,
-                build_db,
-                tables,
-                include_pii,
-                column_descriptions or {},
-                documented,
-                use_previous,
-                previous_db,
-            )
+            counts, skipped, changes = build(use_previous)
         except _Fragmented:
             _remove(tmp)
             use_previous = False
-            counts, skipped, changes = _build_published_file(
-                tmp,
-                build_db,
-                tables,
-                include_pii,
-                column_descriptions or {},
-                documented,
-                False,
-                previous_db,
-            )
+            counts, skipped, changes = build(False)
         if file_mode is not None:
             os.chmod(tmp, file_mode)
         _swap_in(tmp, published_db)

@@ -236,9 +236,7 @@ def _dates(path: Path, table: str) -> dict:
         }
 
 
-def test_audited_history_keeps_the_dates_the_snapshot_history_has(
-    full_build: Path, tmp_path: Path
-):
+def test_audited_history_keeps_the_dates_the_snapshot_history_has(full_build: Path, tmp_path: Path):
     """customer_facts and rfm_scores hold only the latest run's dates in the build (as_of_table);
     audited.duckdb keeps the earlier dates while segment_snapshots has them, so an export of
     an earlier as-of date still has that date's facts after a daily run."""
