@@ -34,7 +34,12 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.defs.publish.publish import PUBLISHED_TABLES, fingerprints, stored_fingerprints
+from pipelines.defs.publish.publish import (
+    PUBLISHED_TABLES,
+    fingerprints,
+    slice_table,
+    stored_fingerprints,
+)
 from pipelines.defs.publish.versioned_dir import current_version, staged_version
 from pipelines.lib.duck import connect, quote_ident, sql_str
 
@@ -185,8 +190,7 @@ def _write_history(
         rel = f"{table}/part-{uuid.uuid4().hex[:12]}.parquet"
         select = f"select * from main.{quote_ident(table)}"
         if len(todo) < len(slices):
-            con.execute("create or replace temp table _slices (k varchar)")
-            con.executemany("insert into _slices values (?)", [[v] for v in todo])
+            slice_table(con, todo)
             select += f" where {quote_ident(key)}::VARCHAR in (select k from _slices)"
         rows = _copy(con, select, staging / rel)
         entry["files"].append({"file": rel, "slices": todo, "rows": rows})

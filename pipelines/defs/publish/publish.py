@@ -29,7 +29,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -339,14 +339,14 @@ def _publish_table(
     existing: Mapping[str, list[tuple[str, str]]],
     stored: Mapping[str, tuple[str, dict]],
     written: dict[str, tuple[str, dict]],
+    keep: Set[str] = frozenset(),
     previous: str | None = None,
-    kept_dates: dict[str, set[str]] | None = None,
 ) -> str:
     """Bring pub.<target> up to date with the build source; returns what it did and adds
-    the table's new fingerprints to `written`. `previous`: the catalog of the last publish
-    when this one writes a fresh file (a `keep_dates_of` table copies its kept dates from
-    it). `kept_dates`: `keep_dates_of` relation → its dates, filled as computed (one scan of
-    the snapshot history per publish, not one per table)."""
+    the table's new fingerprints to `written`. `keep`: the history-key values (as text)
+    a `keep_dates_of` table keeps when the build source no longer holds them; `previous`:
+    the catalog of the last publish when this one writes a fresh file (the kept dates are
+    copied from it)."""
     schema, name = table.source.split(".")
     select_list = ", ".join(quote_ident(c) for c in columns)
     where = f" where {table.where}" if table.where else ""
@@ -360,12 +360,7 @@ def _publish_table(
     key = table.history_key if table.history_key in columns else None
     signature = _signature(wanted_types, key)
     new = fingerprints(con, source, columns, key)
-    keep: set[str] = set()
-    if key and table.keep_dates_of:
-        kept_dates = {} if kept_dates is None else kept_dates
-        if table.keep_dates_of not in kept_dates:
-            kept_dates[table.keep_dates_of] = _kept_dates(con, table)
-        keep = kept_dates[table.keep_dates_of]
+    keep = keep if key else frozenset()
     written[table.name] = (signature, new)
     current = existing.get(table.target)
     if current is None or current != wanted_types:
@@ -396,10 +391,10 @@ def _publish_table(
         return "replaced"
     k = f"{quote_ident(key)}::VARCHAR"
     if stale:
-        _slices(con, stale)
+        slice_table(con, stale)
         con.execute(f"delete from {target} where {k} in (select k from _slices)")
     if fresh:
-        _slices(con, fresh)
+        slice_table(con, fresh)
         con.execute(
             f"insert into {target} select * from {source} where {k} in (select k from _slices)"
         )
@@ -410,20 +405,13 @@ def _publish_table(
     )
 
 
-def _kept_dates(con: duckdb.DuckDBPyConnection, table: PublishedTable) -> set[str]:
-    """The history_key values (as text) of `table.keep_dates_of` in the build database."""
-    schema, name = (table.keep_dates_of or "").split(".")
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where database_name = 'build' "
-        "and schema_name = ? and table_name = ?",
-        [schema, name],
-    ).fetchone()[0]
-    if not exists:
-        return set()
+def _kept_dates(con: duckdb.DuckDBPyConnection, relation: str, key: str) -> set[str]:
+    """The distinct values (as text) of `key` in the build relation `schema.table`."""
+    schema, name = relation.split(".")
     return {
         k
         for (k,) in con.execute(
-            f"select distinct {quote_ident(table.history_key or '')}::VARCHAR "
+            f"select distinct {quote_ident(key)}::VARCHAR "
             f"from build.{quote_ident(schema)}.{quote_ident(name)}"
         ).fetchall()
     }
@@ -434,7 +422,7 @@ def _copy_kept_dates(
     table: PublishedTable,
     previous: str,
     signature: str,
-    keep: set[str],
+    keep: Set[str],
     new: dict,
     written: dict[str, tuple[str, dict]],
 ) -> None:
@@ -447,7 +435,7 @@ def _copy_kept_dates(
         return
     previous_table = f"{previous}.{quote_ident(table.schema)}.{quote_ident(table.name)}"
     target = f"pub.{quote_ident(table.schema)}.{quote_ident(table.name)}"
-    _slices(con, wanted)
+    slice_table(con, wanted)
     con.execute(
         f"insert into {target} select * from {previous_table} "
         f"where {quote_ident(table.history_key or '')}::VARCHAR in (select k from _slices)"
@@ -478,7 +466,7 @@ def _store_fingerprints(
     )
 
 
-def _slices(con: duckdb.DuckDBPyConnection, values: list) -> None:
+def slice_table(con: duckdb.DuckDBPyConnection, values: list) -> None:
     """Temp table `_slices(k)` holding `values` as text (bound, never spliced into SQL)."""
     con.execute("create or replace temp table _slices (k varchar)")
     con.executemany("insert into _slices values (?)", [[v] for v in values])
@@ -529,7 +517,7 @@ def _build_published_file(
         }
         stored = stored_fingerprints(con, "pub")
         written: dict[str, tuple[str, dict]] = {}
-        kept: dict[str, set[str]] = {}
+        kept: dict[tuple[str, str], Set[str]] = {}  # one scan per relation and publish
         wanted: set[str] = set()
         for table in tables:
             if table.pii and not include_pii:
@@ -545,8 +533,14 @@ def _build_published_file(
             source_types = sources[table.source]
             columns = select_columns(table, [c for c, _ in source_types], include_pii)
             table = without_pii_rows(table, include_pii)
+            keep: Set[str] = frozenset()
+            if table.keep_dates_of and table.history_key in columns:
+                at = (table.keep_dates_of, table.history_key)
+                if at not in kept:
+                    kept[at] = _kept_dates(con, *at) if table.keep_dates_of in sources else set()
+                keep = kept[at]
             changes[table.name] = _publish_table(
-                con, table, columns, source_types, existing, stored, written, previous, kept
+                con, table, columns, source_types, existing, stored, written, keep, previous
             )
             wanted.add(table.target)
             target = f"pub.{quote_ident(table.schema)}.{quote_ident(table.name)}"
