@@ -215,15 +215,22 @@ def stage_all(
     stage.create_staged(con, spec)
     ranked = sorted(to_parse, key=lambda c: (c.first_seen_at, c.file.rel))
     lazy: dict[str, tuple[LandedFile, str]] = {}
+    stager = stage.Stager(con, spec, ctx)
     for rank, cand in enumerate(ranked, start=1):
         try:
-            encoding = stage.stage_file(con, spec, cand.file, ctx, rank)
+            encoding = stager.stage(cand.file, rank)
         except IngestError as exc:
             cand.action, cand.error = "failed", str(exc)
             log.error("%s", exc)
             continue
         if encoding is not None:
             lazy[cand.file.rel] = (cand.file, encoding)
+    failed = stager.finish()
+    for cand in ranked:
+        if cand.file.rel in failed:
+            cand.action, cand.error = "failed", str(failed[cand.file.rel])
+            log.error("%s", failed[cand.file.rel])
+            lazy.pop(cand.file.rel, None)
     refuse_shrinking_reloads(con, ranked, allow_shrink)
     stage.mark_no_partition(con)
     stage.mark_duplicates(con, spec, f"raw.{spec.table}")

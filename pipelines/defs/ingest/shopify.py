@@ -122,11 +122,13 @@ def _timestamp(label: str) -> str:
 def forward_fill(text: str) -> str:
     """SQL: the text relation with order fields forward-filled within each order.
 
-    An order is a run of consecutive well-formed lines with the same Name; `_block` is the
-    record number of its first line. Windows run over (line, Name) only and the order fields
-    come from the order's first line by a hash join: sorting 1M wide rows costs several times
-    more. `_first_line` is where the Name first appeared in the file, so a Name that comes
-    back after other orders (`_repeated_order`) is a duplicate.
+    `text` holds the records of one or more files (`_file_rank` tells them apart; stage.py
+    judges small files together), so every window and join is per file. An order is a run of
+    consecutive well-formed lines with the same Name; `_block` is the record number of its
+    first line. Windows run over (file, line, Name) only and the order fields come from the
+    order's first line by a hash join: sorting 1M wide rows costs several times more.
+    `_first_line` is where the Name first appeared in its file, so a Name that comes back
+    after other orders (`_repeated_order`) is a duplicate.
     """
     name = r.src("Name")
     first = ", ".join(f"t.{r.src(c)} AS {r.src('first:' + c)}" for c in ORDER_FIELDS)
@@ -135,35 +137,41 @@ def forward_fill(text: str) -> str:
     )
     return f"""
         WITH keys AS (
-            SELECT _source_line, {name} AS _name,
+            SELECT _file_rank, _source_line, {name} AS _name,
                    row_number() OVER by_line AS _record,
                    {name} IS DISTINCT FROM lag({name}) OVER by_line AS _starts_order
             FROM {text} WHERE _malformed IS NULL
-            WINDOW by_line AS (ORDER BY _source_line)
+            WINDOW by_line AS (PARTITION BY _file_rank ORDER BY _source_line)
         ),
         orders AS (
             SELECT *, max(CASE WHEN _starts_order THEN _record END)
-                          OVER (ORDER BY _source_line ROWS UNBOUNDED PRECEDING) AS _block
+                          OVER (PARTITION BY _file_rank ORDER BY _source_line
+                                ROWS UNBOUNDED PRECEDING) AS _block
             FROM keys
         ),
         repeated_names AS (  -- a Name in two separate runs of lines: rare, so keep it small
-            SELECT _name, min(_source_line) AS _first_line, min(_block) AS _first_block
+            SELECT _file_rank, _name, min(_source_line) AS _first_line,
+                   min(_block) AS _first_block
             FROM orders GROUP BY ALL HAVING count(DISTINCT _block) > 1
         ),
-        firsts AS (  -- first lines of orders that have more lines (most have one)
-            SELECT o._block, {first}
-            FROM orders AS o JOIN {text} AS t USING (_source_line)
+        continued AS (  -- orders that have more lines than their first (most have one)
+            SELECT DISTINCT _file_rank, _block FROM orders WHERE NOT _starts_order
+        ),
+        firsts AS (
+            SELECT o._file_rank, o._block, {first}
+            FROM orders AS o
+            JOIN continued AS c USING (_file_rank, _block)
+            JOIN {text} AS t USING (_file_rank, _source_line)
             WHERE o._starts_order
-              AND o._block IN (SELECT _block FROM orders WHERE NOT _starts_order)
         )
         SELECT t.* REPLACE ({fills}),
                o._record - o._block + 1 AS _line_in_order,
                n._first_line,
                coalesce(o._block > n._first_block, FALSE) AS _repeated_order
         FROM {text} AS t
-        JOIN orders AS o USING (_source_line)
-        LEFT JOIN firsts AS f USING (_block)
-        LEFT JOIN repeated_names AS n ON n._name = o._name
+        JOIN orders AS o USING (_file_rank, _source_line)
+        LEFT JOIN firsts AS f USING (_file_rank, _block)
+        LEFT JOIN repeated_names AS n ON n._file_rank = o._file_rank AND n._name = o._name
         UNION ALL BY NAME
         SELECT * FROM {text} WHERE _malformed IS NOT NULL
     """
