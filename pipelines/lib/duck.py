@@ -109,6 +109,26 @@ def connect(
         con.close()
 
 
+@contextmanager
+def cursor(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Another connection to `con`'s database, for a worker thread: its own temp tables and
+    session (set up like `connect`'s: UTC), the same attached databases, memory limit and
+    DuckDB threads; Ctrl-C interrupts its queries too. Closed on exit."""
+    cur = con.cursor()
+    try:
+        cur.execute("SET TimeZone = 'UTC'")
+        with _ctrl_c.watching(cur):
+            yield cur
+    finally:
+        cur.close()
+
+
+def threads(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's worker threads for `con`'s database (its `threads` setting: the cores)."""
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    return max(1, int(row[0])) if row else 1
+
+
 class _CtrlC:
     """Interrupts the open connections' queries on SIGINT, whichever thread runs them.
 

@@ -27,7 +27,10 @@ from .spec import (
     UniqueKey,
 )
 
-STAGED = "_staged"
+# An in-memory database attached to the build database's connection: unlike a temp table,
+# every cursor of the connection sees it, so worker threads judge files into one `_staged`.
+STAGING_DB = "_ingest"
+STAGED = f"{STAGING_DB}._staged"
 
 
 def _date(d: date) -> str:
@@ -48,8 +51,9 @@ def register_helpers(con: duckdb.DuckDBPyConnection) -> None:
 
 def create_staged(con: duckdb.DuckDBPyConnection, spec: SourceSpec) -> None:
     cols = ",\n".join(f"{quote_ident(n)} {t}" for n, t in spec.columns)
+    con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {STAGING_DB}")
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {STAGED} (
+        CREATE OR REPLACE TABLE {STAGED} (
             {cols},
             _source_file VARCHAR, _source_line BIGINT, _loaded_at TIMESTAMP,
             _partition_date DATE, reason_code VARCHAR, reason_detail VARCHAR,

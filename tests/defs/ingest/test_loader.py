@@ -135,6 +135,35 @@ def test_small_files_judged_together_equal_each_file_judged_alone(
     assert len(together[0]) > 0 and len(together[1]) > 0
 
 
+@pytest.mark.parametrize(
+    ("source", "fixture"), [("shopify", SHOPIFY), ("stripe", "charges_2024-03.jsonl")]
+)
+def test_files_judged_by_parallel_workers_equal_one_file_at_a_time(
+    wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, fixture: str
+) -> None:
+    # Worker threads judge files concurrently (loader._stage_files); which worker finishes
+    # first must not change a row, a duplicate's "already in" or a manifest count.
+    _split_fixture(wh, source, fixture, lines_per_file=2)
+    order = "ORDER BY _source_file, _source_line"
+    raw = f"SELECT * EXCLUDE (_loaded_at) FROM raw.{loader.get_spec(source).table} {order}"
+    quarantine = f"SELECT * EXCLUDE (_loaded_at) FROM quarantine.{source} {order}"
+    monkeypatch.setattr(stage, "GROUP_MAX_BYTES", -1)  # a statement per file, many to share
+    monkeypatch.setattr(loader.duck, "threads", lambda con: 3)
+    wh.load(source)
+    parallel = wh.rows(raw), wh.rows(quarantine), wh.manifest(source)
+
+    monkeypatch.setattr(loader.duck, "threads", lambda con: 1)
+    serial = Warehouse(wh.landing, tmp_path / "serial.duckdb")
+    serial.load(source)
+
+    def strip(m: dict) -> dict:  # load times differ between the two warehouses
+        return {k: {c: v for c, v in r.items() if not c.endswith("_at")} for k, r in m.items()}
+
+    assert parallel[:2] == (serial.rows(raw), serial.rows(quarantine))
+    assert strip(parallel[2]) == strip(serial.manifest(source))
+    assert any(r == "duplicate_id" for r in serial.reasons(source).values())
+
+
 def test_a_file_duckdb_cannot_type_fails_alone_among_files_judged_together(
     wh: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
