@@ -1,9 +1,13 @@
-"""From a landed file to judged rows in the temp table `_staged`, all in DuckDB SQL.
+"""From a landed file to judged rows in the table `_staged`, all in DuckDB SQL.
 
 `_staged` holds, for every record of every file parsed in this run: the typed columns of the
 raw table, the lineage columns, and `reason_code` / `reason_detail` / `raw_record` (NULL
 reason = good row). Per-file rules come from the reader's `ReadPlan`; the rules that compare
 rows across files (`duplicate_id`, `orphan_refund`) run once over the whole batch.
+
+`_staged` lives in an in-memory database attached to the build connection (`STAGING_DB`), so
+worker threads, each on its own cursor with its own temp tables, judge files into it at the
+same time (loader._stage_files); `Stager` judges small files in groups (one statement each).
 """
 
 from __future__ import annotations

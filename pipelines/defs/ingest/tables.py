@@ -1,7 +1,8 @@
 """The write side of a load: raw/quarantine DDL and the delete-then-insert of one batch.
 
-Works on the temp table `_staged` (stage.py) and the temp path list `_parsed_files` (files
-staged without error): a load replaces exactly the earlier rows of the files it parsed.
+Works on the table `_staged` (stage.py; in an attached in-memory database) and the temp path
+list `_parsed_files` (files staged without error): a load replaces exactly the earlier rows
+of the files it parsed.
 """
 
 from __future__ import annotations
