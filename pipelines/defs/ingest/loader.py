@@ -257,17 +257,14 @@ def stage_all(
     stage.create_staged(con, spec)
     ranked = sorted(to_parse, key=lambda c: (c.first_seen_at, c.file.rel))
     lazy: dict[str, tuple[LandedFile, str]] = {}
-    failed: dict[str, IngestError] = {}
-    for rel, outcome in _stage_files(con, spec, ctx, ranked).items():
-        if isinstance(outcome, IngestError):
-            failed[rel] = outcome
-        elif outcome is not None:
-            lazy[rel] = outcome
+    outcomes = _stage_files(con, spec, ctx, ranked)
     for cand in ranked:
-        if cand.file.rel in failed:
-            cand.action, cand.error = "failed", str(failed[cand.file.rel])
-            log.error("%s", failed[cand.file.rel])
-            lazy.pop(cand.file.rel, None)
+        outcome = outcomes.get(cand.file.rel)
+        if isinstance(outcome, IngestError):
+            cand.action, cand.error = "failed", str(outcome)
+            log.error("%s", outcome)
+        elif outcome is not None:
+            lazy[cand.file.rel] = outcome
     refuse_shrinking_reloads(con, ranked, allow_shrink)
     stage.mark_no_partition(con)
     stage.mark_duplicates(con, spec, f"raw.{spec.table}")

@@ -25,6 +25,22 @@ QUARANTINE = (
 )
 
 
+def _loaded(w: Warehouse, source: str) -> tuple[list[tuple], list[tuple], dict]:
+    """What a load left: raw rows, quarantine rows and manifest rows, without load times
+    (they differ between two warehouses loaded from the same files)."""
+    order = "ORDER BY _source_file, _source_line"
+    table = loader.get_spec(source).table
+    manifest = {
+        path: {c: v for c, v in row.items() if not c.endswith("_at")}
+        for path, row in w.manifest(source).items()
+    }
+    return (
+        w.rows(f"SELECT * EXCLUDE (_loaded_at) FROM raw.{table} {order}"),
+        w.rows(f"SELECT * EXCLUDE (_loaded_at) FROM quarantine.{source} {order}"),
+        manifest,
+    )
+
+
 def test_redrop_under_a_new_name_loads_nothing(wh: Warehouse) -> None:
     wh.land("shopify", SHOPIFY)
     wh.load("shopify")
@@ -79,17 +95,11 @@ def test_loading_in_small_batches_equals_one_batch(wh: Warehouse, tmp_path) -> N
         wh.land("shopify", as_name=f"part_{i}.csv", data=header + "".join(part))
     wh.land("shopify", as_name="again.csv", data=header + "".join(body[-2:]))
     wh.load("shopify", batch_bytes=1)  # every file its own batch
-    batched = wh.rows(RAW), wh.rows(QUARANTINE), wh.manifest("shopify")
+    batched = _loaded(wh, "shopify")
 
     whole = Warehouse(wh.landing, tmp_path / "whole.duckdb")
     whole.load("shopify")
-    expected = whole.rows(RAW), whole.rows(QUARANTINE), whole.manifest("shopify")
-
-    def strip(m: dict) -> dict:  # load times differ between the two warehouses
-        return {k: {c: v for c, v in r.items() if not c.endswith("_at")} for k, r in m.items()}
-
-    assert batched[:2] == expected[:2]
-    assert strip(batched[2]) == strip(expected[2])
+    assert batched == _loaded(whole, "shopify")
     assert len(batched[0]) > 0 and len(batched[1]) > 0
 
 
@@ -122,16 +132,13 @@ def test_small_files_judged_together_equal_each_file_judged_alone(
     # Small files sharing a judging statement are judged in one statement (stage.Stager);
     # every window and join of a reader (Shopify's forward fill) must stay within a file.
     _split_fixture(wh, source, fixture, lines_per_file=3)
-    order = "ORDER BY _source_file, _source_line"
-    raw = f"SELECT * EXCLUDE (_loaded_at) FROM raw.{loader.get_spec(source).table} {order}"
-    quarantine = f"SELECT * EXCLUDE (_loaded_at) FROM quarantine.{source} {order}"
     wh.load(source)
-    together = wh.rows(raw), wh.rows(quarantine)
+    together = _loaded(wh, source)
 
     monkeypatch.setattr(stage, "GROUP_MAX_BYTES", -1)  # every file judged on its own
     alone = Warehouse(wh.landing, tmp_path / "alone.duckdb")
     alone.load(source)
-    assert together == (alone.rows(raw), alone.rows(quarantine))
+    assert together == _loaded(alone, source)
     assert len(together[0]) > 0 and len(together[1]) > 0
 
 
@@ -144,23 +151,15 @@ def test_files_judged_by_parallel_workers_equal_one_file_at_a_time(
     # Worker threads judge files concurrently (loader._stage_files); which worker finishes
     # first must not change a row, a duplicate's "already in" or a manifest count.
     _split_fixture(wh, source, fixture, lines_per_file=2)
-    order = "ORDER BY _source_file, _source_line"
-    raw = f"SELECT * EXCLUDE (_loaded_at) FROM raw.{loader.get_spec(source).table} {order}"
-    quarantine = f"SELECT * EXCLUDE (_loaded_at) FROM quarantine.{source} {order}"
     monkeypatch.setattr(stage, "GROUP_MAX_BYTES", -1)  # a statement per file, many to share
     monkeypatch.setattr(loader.duck, "threads", lambda con: 3)
     wh.load(source)
-    parallel = wh.rows(raw), wh.rows(quarantine), wh.manifest(source)
+    parallel = _loaded(wh, source)
 
     monkeypatch.setattr(loader.duck, "threads", lambda con: 1)
     serial = Warehouse(wh.landing, tmp_path / "serial.duckdb")
     serial.load(source)
-
-    def strip(m: dict) -> dict:  # load times differ between the two warehouses
-        return {k: {c: v for c, v in r.items() if not c.endswith("_at")} for k, r in m.items()}
-
-    assert parallel[:2] == (serial.rows(raw), serial.rows(quarantine))
-    assert strip(parallel[2]) == strip(serial.manifest(source))
+    assert parallel == _loaded(serial, source)
     assert any(r == "duplicate_id" for r in serial.reasons(source).values())
 
 
