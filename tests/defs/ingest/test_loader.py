@@ -132,6 +132,7 @@ def test_small_files_judged_together_equal_each_file_judged_alone(
     # Small files sharing a judging statement are judged in one statement (stage.Stager);
     # every window and join of a reader (Shopify's forward fill) must stay within a file.
     _split_fixture(wh, source, fixture, lines_per_file=3)
+    monkeypatch.setattr(loader.duck, "threads", lambda con: 1)  # one worker: one group
     wh.load(source)
     together = _loaded(wh, source)
 
