@@ -134,8 +134,14 @@ def _create_export_rows(
     include_no_consent: bool,
     consent_rules: tuple[tuple[str, str], ...] = (),
 ) -> list[consent.SourceConsent]:
-    """Temp table `export_rows` (EXPORT_COLUMNS) for `segments`, sorted by segment; returns
-    the consent coverage per source."""
+    """Temp tables for `_copy_segment`; returns the consent coverage per source.
+
+    `export_members` (segment_family, segment, suggested_action, customer_key): the members
+    of `segments` who may be written, sorted by segment and customer, so a segment's COPY
+    reads only its own row groups. `export_customers`: the other EXPORT_COLUMNS, one row per
+    customer. Contact data, facts and source ids are held once per customer, not once per
+    membership: at 10M transactions one wide row per membership was 8.7M rows, and sorting
+    them ran out of memory under a 2GB limit."""
     actions = suggested_actions(con, segments)
     has_ids = consent.SOURCE_IDS in build_columns(con)
     consent.create_customer_consent(con, consent_rules, has_ids)
@@ -149,10 +155,24 @@ def _create_export_rows(
     )
     con.execute(
         f"""
-        create or replace temp table export_rows as
+        create or replace temp table export_members as
         with members as ({members_sql(selects)})
+        select m.segment_family, m.segment, w.suggested_action, m.customer_key
+        from members as m
+        inner join wanted as w
+            on w.segment_family = m.segment_family and w.segment = m.segment
+        left join customer_consent as c
+            on c.customer_key = m.customer_key
+        where $include_no_consent or coalesce(c.has_consent, false)
+        order by m.segment_family, m.segment, m.customer_key
+        """,
+        {"as_of": as_of, "include_no_consent": include_no_consent},
+    )
+    con.execute(
+        """
+        create or replace temp table export_customers as
         select
-            m.customer_key,
+            k.customer_key,
             d.first_name,
             d.email,
             d.phone,
@@ -160,26 +180,19 @@ def _create_export_rows(
             f.average_order_value,
             $currency as currency,
             f.preferred_category as favourite_category,
-            m.segment_family,
-            m.segment,
-            w.suggested_action,
             $as_of::date as as_of_date,
             coalesce(c.has_consent, false) as has_marketing_consent,
             c.consent_basis,
             c.source_ids
-        from members as m
-        inner join wanted as w
-            on w.segment_family = m.segment_family and w.segment = m.segment
+        from (select distinct customer_key from export_members) as k
         left join build.marts.customer_facts as f
-            on f.customer_key = m.customer_key and f.as_of_date = $as_of
+            on f.customer_key = k.customer_key and f.as_of_date = $as_of
         left join build.marts.dim_customers as d
-            on d.customer_key = m.customer_key
+            on d.customer_key = k.customer_key
         left join customer_consent as c
-            on c.customer_key = m.customer_key
-        where $include_no_consent or coalesce(c.has_consent, false)
-        order by m.segment_family, m.segment, m.customer_key
+            on c.customer_key = k.customer_key
         """,
-        {"as_of": as_of, "currency": currency, "include_no_consent": include_no_consent},
+        {"as_of": as_of, "currency": currency},
     )
     return consent.coverage(con, consent_rules, has_ids)
 
@@ -206,14 +219,19 @@ def _private_tree(folder: Path) -> None:
 
 
 def _copy_segment(con: duckdb.DuckDBPyConnection, segment: SegmentRef, target: Path) -> int:
-    """Write one segment's rows of `export_rows` as CSV (header even when empty); returns
-    the rows written (COPY reports them)."""
+    """Write one segment's members (`_create_export_rows`) as CSV, sorted by customer_key,
+    with a header even when empty; returns the rows written (COPY reports them)."""
+    columns = ", ".join(f"m.{c}" if c in _MEMBER_COLUMNS else f"c.{c}" for c in EXPORT_COLUMNS)
     return con.execute(
-        f"copy (select {', '.join(EXPORT_COLUMNS)} from export_rows "
-        "where segment_family = ? and segment = ?) "
+        f"copy (select {columns} from export_members as m "
+        "inner join export_customers as c on c.customer_key = m.customer_key "
+        "where m.segment_family = ? and m.segment = ? order by m.customer_key) "
         f"to {sql_str(os.fspath(target))} (format csv, header true)",
         [segment.family, segment.label],
     ).fetchone()[0]
+
+
+_MEMBER_COLUMNS = frozenset({"customer_key", "segment_family", "segment", "suggested_action"})
 
 
 def default_output(exports_dir: Path, segment: SegmentRef, as_of: date) -> Path:
