@@ -153,7 +153,7 @@ class Settings:
     def dbt_env(self) -> dict[str, str]:
         """Environment for dbt subprocesses: profiles.yml reads these. DuckDB spills to
         `<warehouse dir>/tmp/duckdb` unless SEGMENTS_DUCKDB_TEMP_DIR says otherwise; the memory
-        limit (SEGMENTS_DUCKDB_MEMORY_LIMIT, default 4GB) passes through from the environment."""
+        limit (SEGMENTS_DUCKDB_MEMORY_LIMIT, default 2GB) passes through from the environment."""
         return {
             "SEGMENTS_BUILD_DB": str(self.build_db),
             "SEGMENTS_REPORTING_CURRENCY": self.reporting_currency,

@@ -25,14 +25,17 @@ class DatabaseBusyError(RuntimeError):
 _MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
-DEFAULT_MEMORY_LIMIT = "4GB"
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 
 def memory_limit() -> str:
     """DuckDB's memory limit for every pipeline connection and for dbt (profiles.yml reads
     the same variable with the same default): SEGMENTS_DUCKDB_MEMORY_LIMIT, e.g. `6GB`;
-    unset = 4GB, so the pipeline process and dbt stay well under 6 GiB together. Past the
-    limit DuckDB spills to its temp directory (`temp_directory`) instead of taking the RAM."""
+    unset = 2GB. Past the limit DuckDB spills to its temp directory (`temp_directory`)
+    instead of taking the RAM. DuckDB's buffer pool keeps what it has read until the limit,
+    so a larger limit is mostly held, not needed: a 1M-transaction refresh peaked at 4.5 GiB
+    under 4GB and at 2.7 GiB under 2GB in the same time (docs/performance.md, eleventh
+    session)."""
     value = (os.environ.get("SEGMENTS_DUCKDB_MEMORY_LIMIT") or "").strip()
     if not value:
         return DEFAULT_MEMORY_LIMIT

@@ -4,6 +4,7 @@ pipeline connection (pipelines/lib/duck.py), overridable by environment variable
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import threading
@@ -21,9 +22,9 @@ def settings(con) -> tuple[str, str]:
     ).fetchone()
 
 
-def test_default_memory_limit_is_4gb(monkeypatch):
+def test_default_memory_limit_is_2gb(monkeypatch):
     monkeypatch.delenv("SEGMENTS_DUCKDB_MEMORY_LIMIT", raising=False)
-    assert duck.memory_limit() == "4GB"
+    assert duck.memory_limit() == "2GB"
     monkeypatch.setenv("SEGMENTS_DUCKDB_MEMORY_LIMIT", "1500MB")
     assert duck.memory_limit() == "1500MB"
     monkeypatch.setenv("SEGMENTS_DUCKDB_MEMORY_LIMIT", "lots")
@@ -36,7 +37,7 @@ def test_connections_spill_next_to_the_database_by_default(monkeypatch, tmp_path
     monkeypatch.delenv("SEGMENTS_DUCKDB_TEMP_DIR", raising=False)
     with duck.connect(tmp_path / "w" / "build.duckdb") as con:
         limit, temp = settings(con)
-    assert limit.endswith("GiB") and float(limit.split()[0]) == pytest.approx(3.7, abs=0.1)
+    assert limit.endswith("GiB") and float(limit.split()[0]) == pytest.approx(1.8, abs=0.1)  # 2GB
     assert Path(temp) == tmp_path / "w" / "tmp" / "duckdb"
     assert Path(temp).is_dir()
 
@@ -123,3 +124,10 @@ def test_other_errors_pass_through(tmp_path: Path):
         with duck.connect(tmp_path / "build.duckdb") as con:
             con.execute("select * from no_such_table")
     assert not isinstance(caught.value, KeyboardInterrupt)
+
+
+def test_dbt_profile_has_the_same_default_memory_limit():
+    """dbt and the pipeline's own connections share one default (profiles.yml repeats it)."""
+    profiles = (Path(__file__).parents[2] / "dbt_project" / "profiles.yml").read_text()
+    defaults = re.findall(r"env_var\('SEGMENTS_DUCKDB_MEMORY_LIMIT', ''\) or '([^']+)'", profiles)
+    assert defaults == [duck.DEFAULT_MEMORY_LIMIT]
