@@ -180,3 +180,28 @@ def test_loading_the_code_location_does_not_import_pymc() -> None:
         env={**__import__("os").environ, "PYTHONPATH": str(PROJECT_ROOT)},
     )
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
+
+
+def test_prepared_in_the_background_the_fit_reuses_the_compiled_likelihood(fitted) -> None:
+    """The dbt step starts `prepare_in_background` (pymc imports and compiling, ~7 s) while dbt
+    runs; the fit then uses that compiled likelihood and finds the same optimum."""
+    code = (
+        "import json, sys; sys.path.insert(0, 'tests/defs/predictions'); "
+        "from test_model import simulate; from pipelines.defs.predictions import model; "
+        "thread = model.prepare_in_background(); "
+        "assert model.prepare_in_background() is thread; thread.join(); "
+        "built = model._weighted_fitter; assert built is not None; "
+        "fit = model.fit_bgnbd(simulate()); assert model._weighted_fitter is built; "
+        "print(json.dumps(fit.params))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    params = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    _, bgnbd, _ = fitted
+    assert params == pytest.approx(bgnbd.params, rel=1e-9)
