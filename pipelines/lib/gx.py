@@ -12,7 +12,8 @@ checks), `warning` and `info` ones are reported without blocking. A suite is val
 its result split by severity, so the blocking and the warning check share one validation.
 
 Cost: importing great_expectations takes ~5 s (it pulls scipy, altair, sqlalchemy), so it is
-imported lazily, on the first validation of a process, never when the code location loads.
+imported lazily, never when the code location loads: on a background thread while a run's
+ingest steps load (`prepare_in_background`), else on the first validation of a process.
 After that one ephemeral context serves the whole process and suites are parsed once per file
 version. A validation then costs ~7 ms per expectation (GX's Python bookkeeping): 0.1-0.3 s
 per suite on a one-row profile.
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+
+from pipelines.lib.background import OnceInBackground
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -181,11 +184,36 @@ def suite_metrics(suite_path: os.PathLike | str) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 _lock = threading.Lock()
+_context_lock = threading.Lock()
+
+
+def _batch_definition():
+    """One ephemeral GX context with a pandas dataframe asset, created on first use (by
+    whichever thread comes first: `prepare_in_background` or a validation)."""
+    with _context_lock:
+        return _new_batch_definition()
+
+
+def _prepare() -> None:
+    try:
+        _batch_definition()
+    except Exception:  # noqa: BLE001 - the first validation builds it again and reports it
+        pass
+
+
+_preparation = OnceInBackground(_prepare, "gx-prepare")
+
+
+def prepare_in_background() -> threading.Thread:
+    """Import great_expectations and create the process's GX context on a daemon thread,
+    once per process. The ingest steps start it: the import (~3-5 s of the first check of a
+    process, whatever the data size) then overlaps the loading, whose statements run in
+    DuckDB without Python's lock, instead of delaying the checks after it."""
+    return _preparation.start()
 
 
 @cache
-def _batch_definition():
-    """One ephemeral GX context with a pandas dataframe asset, created on first use."""
+def _new_batch_definition():  # hold _context_lock: two threads must not build two contexts
     # Usage statistics would try the network (there is none) and slow every validation.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from pipelines.lib import gx
+from pipelines.settings import PROJECT_ROOT
 
 
 def write_suite(path: Path, expectations: list[dict], name: str = "test_suite") -> Path:
@@ -250,3 +253,27 @@ def test_unknown_expectation_type_names_the_file(tmp_path: Path) -> None:
 
     with pytest.raises(gx.SuiteFileError, match="typo.json is not a valid GX 1.x suite"):
         gx.validate_dataframe(good_orders(), typo)
+
+
+def test_prepared_in_the_background_validations_share_one_context(orders_suite: Path) -> None:
+    """The ingest steps start `prepare_in_background`: it imports GX and builds the context
+    on its own thread, and validations then use that context, never a second one."""
+    code = (
+        "import sys; from pathlib import Path; import pandas as pd; "
+        "from pipelines.lib import gx; "
+        "assert 'great_expectations' not in sys.modules; "
+        "thread = gx.prepare_in_background(); "
+        "assert gx.prepare_in_background() is thread; thread.join(); "
+        "assert 'great_expectations' in sys.modules; "
+        "assert gx._new_batch_definition.cache_info().misses == 1; "
+        f"frame = pd.DataFrame({{'order_id': ['1'], 'currency': ['EUR'], 'total': [1.0], "
+        f"'email': ['a@x.com']}}); "
+        f"result = gx.validate_dataframe(frame, Path({str(orders_suite)!r}), "
+        f"parameters={PARAMS!r}); "
+        "assert result.success and result.evaluated == 7, result; "
+        "assert gx._new_batch_definition.cache_info().misses == 1; print('ok')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]

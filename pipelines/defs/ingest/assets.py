@@ -12,6 +12,7 @@ be able to open it.
 # against the real class, and a postponed (string) annotation fails that check.
 import dagster as dg
 
+from pipelines.lib import gx
 from pipelines.lib.duck import connect, table_exists
 from pipelines.resources import SegmentsSettings
 
@@ -108,6 +109,7 @@ def build_ingest_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         cfg = settings.get()
         check_layout(context, spec.name, cfg)
+        gx.prepare_in_background()  # the raw tables' checks come next
         try:
             result = load_source(
                 spec.name,

@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import betaln, gammaln
 
+from pipelines.lib.background import OnceInBackground
+
 DAYS_PER_WEEK = 7.0
 BG_NBD = "bg_nbd"
 GAMMA_GAMMA = "gamma_gamma"
@@ -247,8 +249,6 @@ class _WeightedBgNbd:
 
 _weighted_fitter: _WeightedBgNbd | None = None
 _weighted_lock = threading.Lock()
-_preparing: threading.Thread | None = None
-_prepare_start_lock = threading.Lock()
 
 
 def _weighted_bgnbd_map(unique: pd.DataFrame, counts: np.ndarray) -> dict[str, float]:
@@ -274,6 +274,9 @@ def _prepare() -> None:
         pass
 
 
+_preparation = OnceInBackground(_prepare, "clv-prepare")
+
+
 def prepare_in_background() -> threading.Thread:
     """Import pymc and compile the weighted BG/NBD likelihood on a daemon thread, once per
     process, so that a fit later in the run finds them ready.
@@ -284,12 +287,7 @@ def prepare_in_background() -> threading.Thread:
     critical path. A fit that comes first waits on the same lock instead of building twice;
     if building fails here, the fit builds again and reports the error where it belongs.
     """
-    global _preparing
-    with _prepare_start_lock:
-        if _preparing is None:
-            _preparing = threading.Thread(target=_prepare, name="clv-prepare", daemon=True)
-            _preparing.start()
-        return _preparing
+    return _preparation.start()
 
 
 def _predictive_bgnbd(unique: pd.DataFrame, params: dict[str, float]):
