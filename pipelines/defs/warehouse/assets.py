@@ -2,7 +2,7 @@
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -217,7 +217,7 @@ def warehouse_models(
     seed_partial_parse(cfg.dbt_parse_state, target)
     # While dbt works in its own process, this one waits on its output: the CLV step's fixed
     # costs (pymc's imports, compiling the likelihood) are paid meanwhile on another thread.
-    if _run_includes(context, PREDICTIONS_KEY):
+    if run_includes(context.run.asset_selection, PREDICTIONS_KEY):
         clv_model.prepare_in_background()
     # Unit tests check the SQL, not the data: they run in the test suite (tests/dbt), not on
     # every refresh, as dbt recommends (7 of them cost ~3 s a run).
@@ -262,10 +262,10 @@ def warehouse_models(
         )
 
 
-def _run_includes(context: dg.AssetExecutionContext, key: dg.AssetKey) -> bool:
-    """Whether this run materializes `key`. A run of a whole job carries no selection (None,
-    or an empty set from `execute_in_process`): everything in the job runs."""
-    selection = context.run.asset_selection
+def run_includes(selection: Set[dg.AssetKey] | None, key: dg.AssetKey) -> bool:
+    """Whether a run with this `asset_selection` materializes `key`. A run of a whole job
+    carries no selection (None, or an empty set from `execute_in_process`): everything in
+    the job runs."""
     return not selection or key in selection
 
 
