@@ -125,7 +125,7 @@ def suggested_actions(
     return result
 
 
-def _create_export_rows(
+def _create_export_tables(
     con: duckdb.DuckDBPyConnection,
     selects: dict[str, str],
     segments: list[SegmentRef],
@@ -218,8 +218,11 @@ def _private_tree(folder: Path) -> None:
     os.chmod(folder, PRIVATE_DIR_MODE)
 
 
+_MEMBER_COLUMNS = frozenset({"customer_key", "segment_family", "segment", "suggested_action"})
+
+
 def _copy_segment(con: duckdb.DuckDBPyConnection, segment: SegmentRef, target: Path) -> int:
-    """Write one segment's members (`_create_export_rows`) as CSV, sorted by customer_key,
+    """Write one segment's members (`_create_export_tables`) as CSV, sorted by customer_key,
     with a header even when empty; returns the rows written (COPY reports them)."""
     columns = ", ".join(f"m.{c}" if c in _MEMBER_COLUMNS else f"c.{c}" for c in EXPORT_COLUMNS)
     return con.execute(
@@ -229,9 +232,6 @@ def _copy_segment(con: duckdb.DuckDBPyConnection, segment: SegmentRef, target: P
         f"to {sql_str(os.fspath(target))} (format csv, header true)",
         [segment.family, segment.label],
     ).fetchone()[0]
-
-
-_MEMBER_COLUMNS = frozenset({"customer_key", "segment_family", "segment", "suggested_action"})
 
 
 def default_output(exports_dir: Path, segment: SegmentRef, as_of: date) -> Path:
@@ -257,7 +257,7 @@ def export_segment(
         as_of = as_of or latest_as_of(con)
         ref = resolve_segment(con, segment, family, as_of)
         selects = {ref.family: membership_selects(con, as_of)[ref.family]}
-        sources = _create_export_rows(
+        sources = _create_export_tables(
             con, selects, [ref], as_of, currency, include_no_consent, consent_rules
         )
         target = output or default_output(exports_dir, ref, as_of)
@@ -321,7 +321,9 @@ def refresh_exports(
         as_of = latest_as_of(con)
         selects = membership_selects(con, as_of)
         segments = available_segments(con, selects, as_of)
-        sources = _create_export_rows(con, selects, segments, as_of, currency, False, consent_rules)
+        sources = _create_export_tables(
+            con, selects, segments, as_of, currency, False, consent_rules
+        )
         names = _file_names(segments)
         written: list[tuple[SegmentRef, Path, int]] = []
         _private_dir(exports_dir)

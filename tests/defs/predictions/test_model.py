@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import subprocess
 import sys
 
@@ -165,21 +167,26 @@ def test_prediction_gate_flags_nan_and_probabilities_outside_0_1() -> None:
     assert "customer_predictions.expected_purchases_365_days: 1 negative values" in problems
 
 
+def _fresh_python(code: str) -> str:
+    """The last line `code` prints in a new interpreter (nothing imported or built yet)."""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
 def test_loading_the_code_location_does_not_import_pymc() -> None:
     code = (
         "import sys, pipelines.definitions; "
         "print(sorted(m for m in ('pymc', 'pytensor', 'pymc_marketing', 'arviz') "
         "if m in sys.modules))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**__import__("os").environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
-    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
+    assert _fresh_python(code) == "[]"
 
 
 def test_prepared_in_the_background_the_fit_reuses_the_compiled_likelihood(fitted) -> None:
@@ -194,14 +201,6 @@ def test_prepared_in_the_background_the_fit_reuses_the_compiled_likelihood(fitte
         "fit = model.fit_bgnbd(simulate()); assert model._weighted_fitter is built; "
         "print(json.dumps(fit.params))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        env={**__import__("os").environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    params = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    params = json.loads(_fresh_python(code))
     _, bgnbd, _ = fitted
     assert params == pytest.approx(bgnbd.params, rel=1e-9)
