@@ -10,7 +10,14 @@
     Discount Amount) and Stripe (the shop's metadata.discount_code). PayPal's Activity download
     and generic CSVs do not, so it is null there (price_sensitivity says 'unknown', not
     'full_price_buyer', for a customer with no such order).
+
+    A view, not a table: its two readers (int_identifiers_observed, int_transactions_unified)
+    each compute it again, which costs them ~3.5 s together at 10M transactions, while
+    writing it as a table cost ~12.5 s of its ~15.5 s (2026-12-03, docs/performance.md). Its
+    guarantees are checked where the rows are written: int_transactions_unified's contract
+    (NOT NULL key, currency and amounts) and fct_transactions' unique transaction_key.
 -#}
+{{ config(materialized='view') }}
 with
 
 shopify_orders as (
