@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.defs.publish.consent import SourceConsent
+from pipelines.defs.publish.audited import open_audited
+from pipelines.defs.publish.consent import SourceConsent, coverage
 from pipelines.defs.publish.exports import refresh_exports
 from pipelines.settings import SettingsError, parse_export_consent
 
@@ -68,6 +69,26 @@ def test_source_ids_column_lists_the_customers_ids(published_full: Path, tmp_pat
             ).fetchall()
         )
     assert all(r["source_ids"] == ";".join(sorted(expected[r["customer_key"]])) for r in rows)
+
+
+def test_coverage_counts_each_sources_customers_and_those_without_consent_data(
+    published_full: Path,
+):
+    crm = _crm_consent(published_full)
+    with duckdb.connect(str(published_full.with_name("audited.duckdb")), read_only=True) as con:
+        pairs = con.execute("select source, customer_key from marts.customer_source_ids").fetchall()
+    customers: dict[str, set[str]] = {}
+    for source, key in pairs:  # a customer with two ids at one source counts once
+        customers.setdefault(source, set()).add(key)
+    assert any(len(keys) < sum(1 for s, _ in pairs if s == src) for src, keys in customers.items())
+    expected = [
+        SourceConsent(src, len(keys), sum(1 for k in keys if crm[k] is None), "granted")
+        for src, keys in sorted(customers.items())
+    ]
+    assert any(0 < e.without_consent_data < e.customers for e in expected)
+
+    with open_audited(published_full) as con:
+        assert coverage(con, [("*", "granted")], True) == expected
 
 
 def test_consent_setting_is_parsed_and_a_bad_rule_names_the_variable():
