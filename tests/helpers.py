@@ -6,6 +6,8 @@ import csv
 import hashlib
 import io
 import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -67,3 +69,17 @@ def land_orders_without_email(landing: Path, day: date) -> None:
         for n in range(120)
     ]
     write_orders(landing / "shopify" / "late_adjustment.csv", columns, rows)
+
+
+def fresh_python(code: str) -> str:
+    """The last line `code` prints in a new interpreter (nothing imported or built yet); a
+    failure of `code` fails the calling test with its stderr."""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()[-1]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from pipelines.lib import gx
-from pipelines.settings import PROJECT_ROOT
+from tests.helpers import fresh_python
 
 
 def write_suite(path: Path, expectations: list[dict], name: str = "test_suite") -> Path:
@@ -273,7 +271,4 @@ def test_prepared_in_the_background_validations_share_one_context(orders_suite: 
         "assert result.success and result.evaluated == 7, result; "
         "assert gx._new_batch_definition.cache_info().misses == 1; print('ok')"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True
-    )
-    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+    assert fresh_python(code) == "ok"

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from pipelines.defs.predictions import model
-from pipelines.settings import PROJECT_ROOT
+from tests.helpers import fresh_python
 
 # Known parameters in weeks, of the CDNOW magnitude but with more repeat buying.
 TRUE_BGNBD = {"r": 0.5, "alpha": 6.0, "a": 0.6, "b": 2.5}
@@ -167,26 +164,13 @@ def test_prediction_gate_flags_nan_and_probabilities_outside_0_1() -> None:
     assert "customer_predictions.expected_purchases_365_days: 1 negative values" in problems
 
 
-def _fresh_python(code: str) -> str:
-    """The last line `code` prints in a new interpreter (nothing imported or built yet)."""
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout.strip().splitlines()[-1]
-
-
 def test_loading_the_code_location_does_not_import_pymc() -> None:
     code = (
         "import sys, pipelines.definitions; "
         "print(sorted(m for m in ('pymc', 'pytensor', 'pymc_marketing', 'arviz') "
         "if m in sys.modules))"
     )
-    assert _fresh_python(code) == "[]"
+    assert fresh_python(code) == "[]"
 
 
 def test_prepared_in_the_background_the_fit_reuses_the_compiled_likelihood(fitted) -> None:
@@ -201,6 +185,6 @@ def test_prepared_in_the_background_the_fit_reuses_the_compiled_likelihood(fitte
         "fit = model.fit_bgnbd(simulate()); assert model._weighted_fitter is built; "
         "print(json.dumps(fit.params))"
     )
-    params = json.loads(_fresh_python(code))
+    params = json.loads(fresh_python(code))
     _, bgnbd, _ = fitted
     assert params == pytest.approx(bgnbd.params, rel=1e-9)
