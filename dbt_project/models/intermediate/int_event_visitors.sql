@@ -4,7 +4,16 @@
     and last seen and how many events it sent. Web events carry the browser id and, when logged
     in, the email; email-tool events only the email. The stream is the largest input, so it is
     grouped by the integer visitor_id first and the few distinct emails normalised afterwards.
+
+    A daily run recomputes only the visitors with an event in a new file (materialization
+    touched_incremental): a visitor's row depends only on its own events.
 -#}
+{{ config(
+    materialized='touched_incremental',
+    touched_inputs=['stg_events__events'],
+    touched_key='visitor_id',
+    touched_keys='event_visitors_touched_keys',
+) }}
 with
 
 events as (
@@ -20,6 +29,7 @@ visitors as (
         max(occurred_at) as last_seen_at,
         count(*) as events
     from events
+    where {{ touched_filter('visitor_id') }}
     group by visitor_id
 ),
 

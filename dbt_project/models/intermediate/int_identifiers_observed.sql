@@ -7,7 +7,26 @@
     support tickets. Events and tickets carry only an email, so they add identifiers (a prospect
     known from the newsletter) but no links. Anonymous browser ids are not identifiers: one
     shared computer would merge a household; int_customer_aliases attributes them afterwards.
+
+    A daily run recomputes only the record identifiers that new files touch (materialization
+    touched_incremental, macros/touched_keys.sql): a row depends only on the records of its
+    record identifier. CRM contacts are compared whole (a changed contact rebuilds the table),
+    and a generic receipt with lines in a new and an older file rebuilds it too (its record
+    identifier may have changed).
 -#}
+{{ config(
+    materialized='touched_incremental',
+    touched_inputs=[
+        'stg_shopify__orders', 'stg_stripe__charges', 'stg_paypal__payments',
+        'stg_generic__transaction_lines', 'stg_events__events', 'stg_support__tickets',
+    ],
+    touched_key='record_identifier_id',
+    touched_keys='identifiers_observed_touched_keys',
+    touched_guard='receipts_across_files_guard',
+    touched_watch=['stg_crm__contacts'],
+) }}
+-- depends_on: {{ ref('stg_events__events') }}
+-- depends_on: {{ ref('stg_generic__transaction_lines') }}
 with
 
 transactions as (
@@ -106,6 +125,7 @@ records as (
         union all
         select * from support_records
     ) as all_records
+    where {{ touched_filter(identifier_id('record_identifier')) }}
     -- the record identifier determines account and guest key; email and phone may vary
     group by
         source,

@@ -57,7 +57,8 @@ shopify as (
         cast(refunded_amount as decimal(18, 4)) as refunded_amount,
         has_discount,
         product_category,
-        false as is_disputed
+        false as is_disputed,
+        _source_file
     from shopify_orders
     where is_purchase
 ),
@@ -79,7 +80,8 @@ stripe as (
         least(refunded_amount, amount) as refunded_amount,
         has_discount,
         product_category,
-        is_disputed
+        is_disputed,
+        _source_file
     from stripe_charges
     where is_purchase
 ),
@@ -116,7 +118,9 @@ paypal as (
         -- an Activity download shows no discount: unknown, not "no discount"
         cast(null as boolean) as has_discount,
         cast(null as {{ dbt.type_string() }}) as product_category,
-        coalesce(paypal_reversals_per_payment.has_chargeback, false) as is_disputed
+        coalesce(paypal_reversals_per_payment.has_chargeback, false) as is_disputed,
+        -- the payment's file: a reversal changes amounts, not who paid (int_identifiers_observed)
+        paypal_payments._source_file
     from paypal_payments
     left join paypal_reversals_per_payment
         on paypal_payments.transaction_id = paypal_reversals_per_payment.payment_transaction_id
@@ -155,7 +159,8 @@ generic as (
         -- a generic mapping has no discount column: unknown, not "no discount"
         cast(null as boolean) as has_discount,
         max(case when line_rank = 1 then product_category end) as product_category,
-        false as is_disputed
+        false as is_disputed,
+        max(_source_file) as _source_file
     from generic_lines_ranked
     group by source_name, transaction_id
 ),
@@ -213,7 +218,11 @@ final as (
         gross_amount > 0 as is_purchase,
         has_discount,
         product_category,
-        is_disputed
+        is_disputed,
+
+        -- lineage: the file the transaction came from (a generic receipt: its last file); the
+        -- touched_incremental models above follow new files by it
+        _source_file
     from keyed
 )
 

@@ -1,0 +1,245 @@
+{#
+    Intermediate models by touched key (materialization `touched_incremental`).
+
+    The staging models follow landed files (file_incremental): a daily run restages one day's
+    files. The intermediate models above them group rows by a key (a visitor, a record
+    identifier) and were rebuilt over every row whatever changed: at 10M transactions
+    int_identifiers_observed took 17.6 s and int_event_visitors 7.8 s of a daily run in which
+    one day's files arrived (docs/performance.md, thirteenth session).
+
+    A model of this kind recomputes only the keys that new files touch:
+
+    - it follows the file versions of its `touched_inputs` (file_incremental staging models, by
+      name) as meta.dbt_file_increments lists them, and keeps the versions it has consumed in
+      meta.dbt_touched_increments;
+    - when every version it consumed is still there (files were only added), the model's
+      fingerprint is unchanged and its guard (below) finds nothing, the new files' versions are
+      the *fresh files* (temp table `touched_fresh_files`: input, source_file), the model's
+      `touched_keys` macro lists the keys they touch, the rows of those keys are deleted and
+      the model's SQL, with every `touched_filter(expression)` marker keeping only the touched
+      keys, is inserted;
+    - anything else (a file reloaded or unloaded, a new fingerprint, no table or no state yet,
+      --full-refresh) rebuilds the whole table, as a `table` model does.
+
+    A key's rows must depend only on input rows that carry that key, so that recomputing the
+    touched keys from all input rows gives what a rebuild gives (tests/dbt/
+    test_dbt_touched_incremental.py: incremental equals rebuild, row for row).
+
+    Configuration:
+    - touched_inputs: names of the file_incremental models whose new files are followed;
+    - touched_key: the model's key column; the rows whose value is in the touched set are
+      replaced;
+    - touched_keys: the name of a query in macros/touched_keys.sql (touched_query) that, given
+      the fresh-files relation, lists the touched keys in one column `touched_key`;
+    - touched_guard (optional): the name of a query there giving one count; when it is above
+      zero the model is rebuilt (a change the touched keys cannot describe);
+    - touched_watch (optional): names of other models read whole (a table rebuilt every run,
+      such as stg_crm__contacts): a digest of their rows is part of the fingerprint, so any
+      change to them rebuilds.
+
+    The fingerprint covers the model's compiled SQL, the checksums of the models it reads,
+    the digests of the watched models and when each upstream `touched_incremental` model was
+    last rebuilt whole. A change in a macro that only an upstream table renders is not seen:
+    after such a change run dbt with --full-refresh. DuckDB-only, like file_incremental.
+#}
+
+{% macro touched_state_relation(relation) -%}
+    {{ return(api.Relation.create(database=relation.database, schema='meta', identifier='dbt_touched_increments', type='table')) }}
+{%- endmacro %}
+
+
+{# The state table's DDL, run once per dbt invocation (on-run-start), as file_increment_state_ddl. #}
+{% macro touched_state_ddl(state=none) -%}
+    {%- set state = state or touched_state_relation(api.Relation.create(database=target.database)) -%}
+    create schema if not exists {{ state.database }}.{{ state.schema }};
+    create table if not exists {{ state }} (
+        model varchar, fingerprint varchar, rebuilt_at timestamp, input varchar,
+        input_fingerprint varchar, source_file varchar, loaded_at timestamp, row_count bigint
+    )
+{%- endmacro %}
+
+
+{#
+    A predicate keeping the rows of touched keys: `expression` is the key as the model computes
+    it at that point. Outside an increment (a rebuild, dbt compile, dbt show) it keeps every
+    row.
+#}
+{% macro touched_filter(expression) -%}
+    true /* touched_filter( {{ expression }} ) */
+{%- endmacro %}
+
+
+{# `sql` with every touched_filter marker keeping only the keys in `touched_table`. #}
+{% macro touched_filter_sql(sql, touched_table) -%}
+    {%- set parts = sql.split('true /* touched_filter( ') -%}
+    {%- set out = [parts[0]] -%}
+    {%- for part in parts[1:] -%}
+        {%- set pieces = part.split(' ) */', 1) -%}
+        {%- do out.append('(' ~ pieces[0] ~ ') in (select touched_key from ' ~ touched_table ~ ')' ~ pieces[1]) -%}
+    {%- endfor -%}
+    {{ out | join('') }}
+{%- endmacro %}
+
+
+{# The relation of a model of this project by name. #}
+{% macro touched_model_relation(model_name) -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == model_name -%}
+        {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error(model.name ~ ': touched_incremental names no model called ' ~ model_name) }}
+{%- endmacro %}
+
+
+{# 'schema.identifier' of a model, as meta.dbt_file_increments and meta.dbt_touched_increments name it. #}
+{% macro touched_model_name(relation) -%}
+    {{ relation.schema ~ '.' ~ relation.identifier }}
+{%- endmacro %}
+
+
+{# The fingerprint of the model as it is built now (see the header). #}
+{% macro touched_fingerprint(node, sql, state) -%}
+    {%- set parts = [sql] -%}
+    {%- for node_id in node.depends_on.nodes | sort -%}
+        {%- set upstream = graph.nodes.get(node_id) -%}
+        {%- if upstream is not none and upstream.resource_type == 'model' -%}
+            {%- do parts.append(node_id ~ '=' ~ upstream.checksum.checksum) -%}
+            {%- if upstream.config.materialized == 'touched_incremental' -%}
+                {%- set name = upstream.schema ~ '.' ~ upstream.alias -%}
+                {%- set rebuilt = run_query("select max(rebuilt_at) from " ~ state ~ " where model = '" ~ name ~ "' and input is null").columns[0].values()[0] -%}
+                {%- do parts.append(name ~ ' rebuilt ' ~ rebuilt) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for watched in config.get('touched_watch', []) -%}
+        {%- set relation = touched_model_relation(watched) -%}
+        {%- set digest = run_query("select count(*) || ':' || coalesce(sum(hash(watched)), 0) from " ~ relation ~ " as watched").columns[0].values()[0] -%}
+        {%- do parts.append(watched ~ ' ' ~ digest) -%}
+    {%- endfor -%}
+    {{ return(local_md5(parts | join('\n'))) }}
+{%- endmacro %}
+
+
+{% materialization touched_incremental, adapter='duckdb' %}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set state = touched_state_relation(this) -%}
+    {%- set file_state = file_increment_state_relation(this) -%}
+    {%- set model_name = touched_model_name(this) -%}
+    {%- set key = config.require('touched_key') -%}
+    {%- set inputs = [] -%}
+    {%- for name in config.require('touched_inputs') -%}
+        {%- do inputs.append(touched_model_name(touched_model_relation(name))) -%}
+    {%- endfor -%}
+    {%- set suffix = this.identifier -%}
+    {%- set fresh_table = 'touched_fresh_files_' ~ suffix -%}
+    {%- set touched_table = 'touched_keys_' ~ suffix -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+    {% if adapter.get_relation(state.database, state.schema, state.identifier) is none %}
+        {% do run_query(touched_state_ddl(state)) %}
+    {% endif %}
+    {%- set fingerprint = touched_fingerprint(model, compiled_code, state) -%}
+
+    {#- the versions of the input files now: what their staging tables hold -#}
+    {% call statement('touched_versions') -%}
+        create or replace temp table touched_versions_{{ suffix }} as
+        select model as input, fingerprint as input_fingerprint, source_file, loaded_at, row_count
+        from {{ file_state }}
+        where source_file is not null
+          and model in ({% for name in inputs %}'{{ name }}'{{ ", " if not loop.last }}{% endfor %})
+    {%- endcall %}
+
+    {%- set reason = none -%}
+    {%- if existing_relation is none or existing_relation.is_view -%}
+        {%- set reason = 'no table yet' -%}
+    {%- elif should_full_refresh() -%}
+        {%- set reason = 'full refresh' -%}
+    {%- else -%}
+        {%- set built_with = run_query("select count(*) from " ~ state ~ " where model = '" ~ model_name ~ "' and input is null and fingerprint = '" ~ fingerprint ~ "'").columns[0].values()[0] -%}
+        {%- if built_with == 0 -%}
+            {%- set reason = 'new fingerprint' -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set known = "select input, input_fingerprint, source_file, loaded_at, row_count from " ~ state ~ " where model = '" ~ model_name ~ "' and input is not null" -%}
+    {%- if reason is none -%}
+        {%- set stale = run_query("select count(*) from (" ~ known ~ " except select * from touched_versions_" ~ suffix ~ ")").columns[0].values()[0] -%}
+        {%- if stale > 0 -%}
+            {%- set reason = stale ~ ' file version(s) reloaded or unloaded' -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if reason is none -%}
+        {% call statement('touched_fresh') -%}
+            create or replace temp table {{ fresh_table }} as
+            select distinct input, source_file from (
+                select * from touched_versions_{{ suffix }} except {{ known }}
+            ) as fresh
+        {%- endcall %}
+        {%- if config.get('touched_guard') -%}
+            {%- set guard_sql = touched_query(config.get('touched_guard'), fresh_table) -%}
+            {%- set guarded = run_query(guard_sql).columns[0].values()[0] -%}
+            {%- if guarded > 0 -%}
+                {%- set reason = 'guard ' ~ config.get('touched_guard') ~ ' found ' ~ guarded -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+
+    {% if reason is not none %}
+        {{ log(this.identifier ~ ': rebuilt whole (' ~ reason ~ ')', info=False) }}
+        {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+        {%- set backup_relation = make_backup_relation(target_relation, 'table' if existing_relation is none else existing_relation.type) -%}
+        {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
+        {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
+        {% call statement('main') -%}
+            {{ create_table_as(False, intermediate_relation, compiled_code) }}
+        {%- endcall %}
+        {% if existing_relation is not none %}
+            {{ adapter.rename_relation(existing_relation, backup_relation) }}
+        {% endif %}
+        {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+        {% if existing_relation is not none %}
+            {{ adapter.drop_relation(backup_relation) }}
+        {% endif %}
+        {%- set rebuilt_at = "current_timestamp" -%}
+    {% else %}
+        {%- set touched_sql = touched_query(config.require('touched_keys'), fresh_table) -%}
+        {%- set fresh_count = run_query("select count(*) from " ~ fresh_table).columns[0].values()[0] -%}
+        {{ log(this.identifier ~ ': ' ~ fresh_count ~ ' new file(s) to follow', info=False) }}
+        {% call statement('main') -%}
+            {% if fresh_count > 0 %}
+            create or replace temp table {{ touched_table }} as
+            select distinct touched_key from ({{ touched_sql }}) as touched
+            where touched_key is not null;
+            delete from {{ target_relation }}
+            where {{ key }} in (select touched_key from {{ touched_table }});
+            insert into {{ target_relation }} by name
+            {{ touched_filter_sql(compiled_code, touched_table) }};
+            drop table {{ touched_table }};
+            {% endif %}
+            drop table {{ fresh_table }};
+            select 1
+        {%- endcall %}
+        {%- set rebuilt_at = "(select max(rebuilt_at) from " ~ state ~ " where model = '" ~ model_name ~ "' and input is null)" -%}
+    {% endif %}
+
+    {% call statement('touched_state_update') -%}
+        create or replace temp table touched_rebuilt_{{ suffix }} as select {{ rebuilt_at }} as rebuilt_at;
+        delete from {{ state }} where model = '{{ model_name }}';
+        insert into {{ state }}
+        select '{{ model_name }}', '{{ fingerprint }}', rebuilt_at, null, null, null, null, null
+        from touched_rebuilt_{{ suffix }}
+        union all
+        select '{{ model_name }}', '{{ fingerprint }}', null, input, input_fingerprint, source_file, loaded_at, row_count
+        from touched_versions_{{ suffix }};
+        drop table touched_versions_{{ suffix }};
+        drop table touched_rebuilt_{{ suffix }}
+    {%- endcall %}
+
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {% do persist_docs(target_relation, model) %}
+    {{ adapter.commit() }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

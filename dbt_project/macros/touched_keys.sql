@@ -1,0 +1,70 @@
+{#
+    What new files touch, for the `touched_incremental` models (macros/touched_incremental.sql):
+    each `*_touched_keys` macro renders a query of the keys (column touched_key) whose rows the
+    files in `fresh` (input, source_file) change; each `*_guard` a count of changes the keys
+    cannot describe (the model is then rebuilt whole).
+#}
+
+{# The query `name` (a model's touched_keys or touched_guard config) over `fresh`. #}
+{% macro touched_query(name, fresh) -%}
+    {%- if name == 'event_visitors_touched_keys' -%}
+        {{ event_visitors_touched_keys(fresh) }}
+    {%- elif name == 'identifiers_observed_touched_keys' -%}
+        {{ identifiers_observed_touched_keys(fresh) }}
+    {%- elif name == 'receipts_across_files_guard' -%}
+        {{ receipts_across_files_guard(fresh) }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ": no touched query named '" ~ name ~ "' in macros/touched_keys.sql") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# int_event_visitors: the visitors with an event in a new file. #}
+{% macro event_visitors_touched_keys(fresh) -%}
+    select visitor_id as touched_key
+    from {{ ref('stg_events__events') }}
+    where _source_file in (select source_file from {{ fresh }})
+{%- endmacro %}
+
+
+{#
+    int_identifiers_observed: the record identifiers of the new files' transactions, of the
+    visitors they touch (an event record is its visitor's email) and of their support tickets.
+    CRM contacts are not followed by file: stg_crm__contacts is watched whole.
+#}
+{% macro identifiers_observed_touched_keys(fresh) -%}
+    select {{ identifier_id('record_identifier') }} as touched_key
+    from {{ ref('int_transactions_unioned') }}
+    where _source_file in (select source_file from {{ fresh }})
+    union all
+    select {{ identifier_id(identifier("'email'", 'customer_email')) }}
+    from {{ ref('int_event_visitors') }}
+    where customer_email is not null
+      and visitor_id in (
+          select visitor_id from {{ ref('stg_events__events') }}
+          where _source_file in (select source_file from {{ fresh }})
+      )
+    union all
+    select {{ identifier_id(identifier("'email'", 'customer_email')) }}
+    from {{ ref('stg_support__tickets') }}
+    where customer_email is not null
+      and _source_file in (select source_file from {{ fresh }})
+{%- endmacro %}
+
+
+{#
+    A generic receipt whose lines are in a new file and in an older one: its largest line, and
+    so its record identifier, may have changed, and the old one is not among the touched keys.
+#}
+{% macro receipts_across_files_guard(fresh) -%}
+    select count(*) from (
+        select
+            lines.source_name,
+            lines.transaction_id
+        from {{ ref('stg_generic__transaction_lines') }} as lines
+        left join (select distinct source_file from {{ fresh }}) as fresh_files
+            on lines._source_file = fresh_files.source_file
+        group by lines.source_name, lines.transaction_id
+        having bool_or(fresh_files.source_file is not null)
+            and not bool_and(fresh_files.source_file is not null)
+    ) as receipts
+{%- endmacro %}
