@@ -33,6 +33,10 @@
       the fresh-files relation, lists the touched keys in one column `touched_key`;
     - touched_guard (optional): the name of a query there giving one count; when it is above
       zero the model is rebuilt (a change the touched keys cannot describe);
+    - touched_stamp (optional): {'column': c, 'compare': k}: column c holds the build's time
+      (current_timestamp) in the model's SQL; an increment keeps a recomputed row's old c
+      when its k did not change, so c says when k last changed (int_customer_identity's
+      keyed_at: models above it find the customers rekeyed since their own last build);
     - touched_watch (optional): names of other models read whole (a table rebuilt every run,
       such as stg_crm__contacts): a digest of their rows is part of the fingerprint, so any
       change to them rebuilds.
@@ -53,7 +57,7 @@
     {%- set state = state or touched_state_relation(api.Relation.create(database=target.database)) -%}
     create schema if not exists {{ state.database }}.{{ state.schema }};
     create table if not exists {{ state }} (
-        model varchar, fingerprint varchar, rebuilt_at timestamp, input varchar,
+        model varchar, fingerprint varchar, rebuilt_at timestamp, built_at timestamp, input varchar,
         input_fingerprint varchar, source_file varchar, loaded_at timestamp, row_count bigint
     )
 {%- endmacro %}
@@ -126,6 +130,7 @@
     {%- set file_state = file_increment_state_relation(this) -%}
     {%- set model_name = touched_model_name(this) -%}
     {%- set key = config.require('touched_key') -%}
+    {%- set stamp = config.get('touched_stamp') -%}
     {%- set inputs = [] -%}
     {%- for name in config.require('touched_inputs') -%}
         {%- do inputs.append(touched_model_name(touched_model_relation(name))) -%}
@@ -162,6 +167,8 @@
             {%- set reason = 'new fingerprint' -%}
         {%- endif -%}
     {%- endif -%}
+    {#- when this model was last built (for keys stamped upstream since then) -#}
+    {%- set since = "(select max(built_at) from " ~ state ~ " where model = '" ~ model_name ~ "' and input is null)" -%}
     {%- set known = "select input, input_fingerprint, source_file, loaded_at, row_count from " ~ state ~ " where model = '" ~ model_name ~ "' and input is not null" -%}
     {%- if reason is none -%}
         {%- set stale = run_query("select count(*) from (" ~ known ~ " except select * from touched_versions_" ~ suffix ~ ")").columns[0].values()[0] -%}
@@ -177,7 +184,7 @@
             ) as fresh
         {%- endcall %}
         {%- if config.get('touched_guard') -%}
-            {%- set guard_sql = touched_query(config.get('touched_guard'), fresh_table) -%}
+            {%- set guard_sql = touched_query(config.get('touched_guard'), fresh_table, since) -%}
             {%- set guarded = run_query(guard_sql).columns[0].values()[0] -%}
             {%- if guarded > 0 -%}
                 {%- set reason = 'guard ' ~ config.get('touched_guard') ~ ' found ' ~ guarded -%}
@@ -203,7 +210,7 @@
         {% endif %}
         {%- set rebuilt_at = "current_timestamp" -%}
     {% else %}
-        {%- set touched_sql = touched_query(config.require('touched_keys'), fresh_table) -%}
+        {%- set touched_sql = touched_query(config.require('touched_keys'), fresh_table, since) -%}
         {%- set fresh_count = run_query("select count(*) from " ~ fresh_table).columns[0].values()[0] -%}
         {{ log(this.identifier ~ ': ' ~ fresh_count ~ ' new file(s) to follow', info=False) }}
         {% call statement('main') -%}
@@ -211,10 +218,20 @@
             create or replace temp table {{ touched_table }} as
             select distinct touched_key from ({{ touched_sql }}) as touched
             where touched_key is not null;
+            create or replace temp table touched_rows_{{ suffix }} as
+            {{ touched_filter_sql(compiled_code, touched_table) }};
+            {% if stamp %}
+            update touched_rows_{{ suffix }} as recomputed
+            set {{ stamp.column }} = previous.{{ stamp.column }}
+            from {{ target_relation }} as previous
+            where previous.{{ key }} = recomputed.{{ key }}
+                and previous.{{ stamp.compare }} is not distinct from recomputed.{{ stamp.compare }};
+            {% endif %}
             delete from {{ target_relation }}
             where {{ key }} in (select touched_key from {{ touched_table }});
             insert into {{ target_relation }} by name
-            {{ touched_filter_sql(compiled_code, touched_table) }};
+            select * from touched_rows_{{ suffix }};
+            drop table touched_rows_{{ suffix }};
             drop table {{ touched_table }};
             {% endif %}
             drop table {{ fresh_table }};
@@ -227,10 +244,10 @@
         create or replace temp table touched_rebuilt_{{ suffix }} as select {{ rebuilt_at }} as rebuilt_at;
         delete from {{ state }} where model = '{{ model_name }}';
         insert into {{ state }}
-        select '{{ model_name }}', '{{ fingerprint }}', rebuilt_at, null, null, null, null, null
+        select '{{ model_name }}', '{{ fingerprint }}', rebuilt_at, current_timestamp, null, null, null, null, null
         from touched_rebuilt_{{ suffix }}
         union all
-        select '{{ model_name }}', '{{ fingerprint }}', null, input, input_fingerprint, source_file, loaded_at, row_count
+        select '{{ model_name }}', '{{ fingerprint }}', null, null, input, input_fingerprint, source_file, loaded_at, row_count
         from touched_versions_{{ suffix }};
         drop table touched_versions_{{ suffix }};
         drop table touched_rebuilt_{{ suffix }}

@@ -5,12 +5,15 @@
     cannot describe (the model is then rebuilt whole).
 #}
 
-{# The query `name` (a model's touched_keys or touched_guard config) over `fresh`. #}
-{% macro touched_query(name, fresh) -%}
+{# The query `name` (a model's touched_keys or touched_guard config) over `fresh`, and `since`: a SQL
+   expression of when the model was last built. #}
+{% macro touched_query(name, fresh, since) -%}
     {%- if name == 'event_visitors_touched_keys' -%}
         {{ event_visitors_touched_keys(fresh) }}
     {%- elif name == 'identifiers_observed_touched_keys' -%}
         {{ identifiers_observed_touched_keys(fresh) }}
+    {%- elif name == 'customer_identity_touched_keys' -%}
+        {{ customer_identity_touched_keys(fresh) }}
     {%- elif name == 'receipts_across_files_guard' -%}
         {{ receipts_across_files_guard(fresh) }}
     {%- else -%}
@@ -48,6 +51,34 @@
     from {{ ref('stg_support__tickets') }}
     where customer_email is not null
       and _source_file in (select source_file from {{ fresh }})
+{%- endmacro %}
+
+
+{#
+    int_customer_identity: the identifiers of the touched records (int_identifiers_observed's
+    touched keys) and every identifier of the customers they belong to now. Links are only
+    added while files are only added (a reload, a changed CRM contact or a receipt across files
+    rebuild int_identifiers_observed, and so this model), so a customer only grows by merging:
+    this set holds whole customers of the new graph.
+#}
+{% macro customer_identity_touched_keys(fresh) -%}
+    with
+    touched_records as (
+        {{ identifiers_observed_touched_keys(fresh) }}
+    ),
+    touched_identifiers as (
+        select distinct identifier_id
+        from {{ ref('int_identifiers_observed') }}
+        where record_identifier_id in (select touched_key from touched_records)
+    )
+    select identifier_id as touched_key from touched_identifiers
+    union all
+    select identifier_id
+    from {{ this }}
+    where customer_key in (
+        select customer_key from {{ this }}
+        where identifier_id in (select identifier_id from touched_identifiers)
+    )
 {%- endmacro %}
 
 

@@ -16,7 +16,30 @@
     first_seen_at, ties broken alphabetically); not reversible from a list of emails. It does not depend on load order, and data
     arriving later never changes it, except when it links two known customers: then the merged
     customer keeps the older anchor's key.
+
+    A daily run recomputes only the customers new files touch (materialization
+    touched_incremental, macros/touched_keys.sql): the identifiers of the touched records and
+    every identifier of the customers they belonged to. While files are only added, links are
+    only added, so customers only merge and that set holds whole customers; the anchor is
+    chosen within each customer, so the keys equal a rebuild's. keyed_at says when an
+    identifier's customer_key last changed (this build's time on a rebuild): the models above
+    follow it to find the rekeyed customers.
 -#}
+{{ config(
+    materialized='touched_incremental',
+    touched_inputs=[
+        'stg_shopify__orders', 'stg_stripe__charges', 'stg_paypal__payments',
+        'stg_generic__transaction_lines', 'stg_events__events', 'stg_support__tickets',
+    ],
+    touched_key='identifier_id',
+    touched_keys='customer_identity_touched_keys',
+    touched_watch=['stg_meta__customer_key_secret'],
+    touched_stamp={'column': 'keyed_at', 'compare': 'customer_key'},
+) }}
+-- depends_on: {{ ref('int_transactions_unioned') }}
+-- depends_on: {{ ref('int_event_visitors') }}
+-- depends_on: {{ ref('stg_events__events') }}
+-- depends_on: {{ ref('stg_support__tickets') }}
 with
 
 observed as (
@@ -36,6 +59,7 @@ nodes as (
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at
     from observed
+    where {{ touched_filter('identifier_id') }}
     group by identifier_id
 ),
 
@@ -52,6 +76,7 @@ record_links as (
     select distinct record_identifier_id, identifier_id
     from observed
     where identifier_id <> record_identifier_id
+        and {{ touched_filter('identifier_id') }}
 ),
 
 links as (
@@ -89,7 +114,8 @@ final as (
         ranked_nodes.last_seen_at,
         {{ customer_key('key_secret.secret', 'anchors.identifier') }} as customer_key,
         anchors.identifier as anchor_identifier,
-        anchors.first_seen_at as anchor_first_seen_at
+        anchors.first_seen_at as anchor_first_seen_at,
+        current_timestamp as keyed_at
     from ranked_nodes
     left join labels
         on ranked_nodes.node_rank = labels.node_rank
