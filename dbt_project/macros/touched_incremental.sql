@@ -37,6 +37,12 @@
       (current_timestamp) in the model's SQL; an increment keeps a recomputed row's old c
       when its k did not change, so c says when k last changed (int_customer_identity's
       keyed_at: models above it find the customers rekeyed since their own last build);
+    - touched_log (optional): a column (customer_key): an increment logs the old and the new
+      value of every row it recomputes in meta.dbt_touched_log (model, value, logged_at), so a
+      model above it recomputes those customers (values logged since its own last build);
+    - touched_snapshot (optional): names of small models whose rows the touched keys compare
+      with the copy taken at this model's last build (touched_snapshot_relation(name)), e.g.
+      the fx rates: only the transactions of the dates whose rate changed are recomputed;
     - touched_watch (optional): names of other models read whole (a table rebuilt every run,
       such as stg_crm__contacts): a digest of their rows is part of the fingerprint, so any
       change to them rebuilds.
@@ -59,7 +65,22 @@
     create table if not exists {{ state }} (
         model varchar, fingerprint varchar, rebuilt_at timestamp, built_at timestamp, input varchar,
         input_fingerprint varchar, source_file varchar, loaded_at timestamp, row_count bigint
+    );
+    create table if not exists {{ touched_log_relation(state) }} (
+        model varchar, value varchar, logged_at timestamp
     )
+{%- endmacro %}
+
+
+{# The log of the values of a `touched_log` column that increments changed (see the header). #}
+{% macro touched_log_relation(relation) -%}
+    {{ return(api.Relation.create(database=relation.database, schema='meta', identifier='dbt_touched_log', type='table')) }}
+{%- endmacro %}
+
+
+{# The copy of `upstream` (a model name) as this model last read it (config touched_snapshot). #}
+{% macro touched_snapshot_relation(upstream) -%}
+    {{ return(api.Relation.create(database=this.database, schema='meta', identifier='dbt_touched_snapshot__' ~ this.identifier ~ '__' ~ upstream, type='table')) }}
 {%- endmacro %}
 
 
@@ -131,6 +152,8 @@
     {%- set model_name = touched_model_name(this) -%}
     {%- set key = config.require('touched_key') -%}
     {%- set stamp = config.get('touched_stamp') -%}
+    {%- set log_column = config.get('touched_log') -%}
+    {%- set log_relation = touched_log_relation(this) -%}
     {%- set inputs = [] -%}
     {%- for name in config.require('touched_inputs') -%}
         {%- do inputs.append(touched_model_name(touched_model_relation(name))) -%}
@@ -153,7 +176,7 @@
         select model as input, fingerprint as input_fingerprint, source_file, loaded_at, row_count
         from {{ file_state }}
         where source_file is not null
-          and model in ({% for name in inputs %}'{{ name }}'{{ ", " if not loop.last }}{% endfor %})
+          and {% if inputs %}model in ({% for name in inputs %}'{{ name }}'{{ ", " if not loop.last }}{% endfor %}){% else %}false{% endif %}
     {%- endcall %}
 
     {%- set reason = none -%}
@@ -170,6 +193,16 @@
     {#- when this model was last built (for keys stamped upstream since then) -#}
     {%- set since = "(select max(built_at) from " ~ state ~ " where model = '" ~ model_name ~ "' and input is null)" -%}
     {%- set known = "select input, input_fingerprint, source_file, loaded_at, row_count from " ~ state ~ " where model = '" ~ model_name ~ "' and input is not null" -%}
+    {%- set missing_copies = [] -%}
+    {%- for upstream in config.get('touched_snapshot', []) -%}
+        {%- set copy = touched_snapshot_relation(upstream) -%}
+        {%- if adapter.get_relation(copy.database, copy.schema, copy.identifier) is none -%}
+            {%- do missing_copies.append(upstream) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if reason is none and missing_copies -%}
+        {%- set reason = 'no copy of ' ~ missing_copies | join(', ') ~ ' yet' -%}
+    {%- endif -%}
     {%- if reason is none -%}
         {%- set stale = run_query("select count(*) from (" ~ known ~ " except select * from touched_versions_" ~ suffix ~ ")").columns[0].values()[0] -%}
         {%- if stale > 0 -%}
@@ -211,13 +244,15 @@
         {%- set rebuilt_at = "current_timestamp" -%}
     {% else %}
         {%- set touched_sql = touched_query(config.require('touched_keys'), fresh_table, since) -%}
-        {%- set fresh_count = run_query("select count(*) from " ~ fresh_table).columns[0].values()[0] -%}
-        {{ log(this.identifier ~ ': ' ~ fresh_count ~ ' new file(s) to follow', info=False) }}
-        {% call statement('main') -%}
-            {% if fresh_count > 0 %}
+        {% call statement('touched_keys') -%}
             create or replace temp table {{ touched_table }} as
             select distinct touched_key from ({{ touched_sql }}) as touched
-            where touched_key is not null;
+            where touched_key is not null
+        {%- endcall %}
+        {%- set touched_count = run_query("select count(*) from " ~ touched_table).columns[0].values()[0] -%}
+        {{ log(this.identifier ~ ': ' ~ touched_count ~ ' touched key(s) to recompute', info=False) }}
+        {% call statement('main') -%}
+            {% if touched_count > 0 %}
             create or replace temp table touched_rows_{{ suffix }} as
             {{ touched_filter_sql(compiled_code, touched_table) }};
             {% if stamp %}
@@ -227,13 +262,23 @@
             where previous.{{ key }} = recomputed.{{ key }}
                 and previous.{{ stamp.compare }} is not distinct from recomputed.{{ stamp.compare }};
             {% endif %}
+            {% if log_column %}
+            insert into {{ log_relation }}
+            select distinct '{{ model_name }}', value, current_timestamp from (
+                select {{ log_column }} as value from {{ target_relation }}
+                where {{ key }} in (select touched_key from {{ touched_table }})
+                union all
+                select {{ log_column }} from touched_rows_{{ suffix }}
+            ) as changed
+            where value is not null;
+            {% endif %}
             delete from {{ target_relation }}
             where {{ key }} in (select touched_key from {{ touched_table }});
             insert into {{ target_relation }} by name
             select * from touched_rows_{{ suffix }};
             drop table touched_rows_{{ suffix }};
-            drop table {{ touched_table }};
             {% endif %}
+            drop table {{ touched_table }};
             drop table {{ fresh_table }};
             select 1
         {%- endcall %}
@@ -250,7 +295,20 @@
         select '{{ model_name }}', '{{ fingerprint }}', null, null, input, input_fingerprint, source_file, loaded_at, row_count
         from touched_versions_{{ suffix }};
         drop table touched_versions_{{ suffix }};
-        drop table touched_rebuilt_{{ suffix }}
+        drop table touched_rebuilt_{{ suffix }};
+        {% if log_column %}
+        {#- a rebuild rebuilds every model above (its rebuilt_at is in their fingerprints);
+            entries older than every touched_incremental model's last build are read by none -#}
+        delete from {{ log_relation }}
+        where model = '{{ model_name }}'
+            and ({{ 'true' if reason is not none else 'false' }}
+                or logged_at < (select min(built_at) from {{ state }} where input is null));
+        {% endif %}
+        {% for upstream in config.get('touched_snapshot', []) %}
+        create or replace table {{ touched_snapshot_relation(upstream) }} as
+        select * from {{ touched_model_relation(upstream) }};
+        {% endfor %}
+        select 1
     {%- endcall %}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}

@@ -14,6 +14,10 @@
         {{ identifiers_observed_touched_keys(fresh) }}
     {%- elif name == 'customer_identity_touched_keys' -%}
         {{ customer_identity_touched_keys(fresh) }}
+    {%- elif name == 'transactions_unified_touched_keys' -%}
+        {{ transactions_unified_touched_keys(fresh, since) }}
+    {%- elif name == 'customer_purchase_days_touched_keys' -%}
+        {{ customer_purchase_days_touched_keys(fresh, since) }}
     {%- elif name == 'receipts_across_files_guard' -%}
         {{ receipts_across_files_guard(fresh) }}
     {%- else -%}
@@ -79,6 +83,80 @@
         select customer_key from {{ this }}
         where identifier_id in (select identifier_id from touched_identifiers)
     )
+{%- endmacro %}
+
+
+{#
+    int_transactions_unified: the transactions of new files, the PayPal payments a new reversal
+    refers to and the generic receipts with a new line; those whose record identifier was
+    rekeyed since the model's last build (`since`); and those of the currencies and dates whose
+    daily rate changed since then (int_fx_rates_daily against the copy taken at that build:
+    from the first changed date on, or every date when the currency's first rate changed,
+    since earlier transactions convert at the first rate).
+#}
+{% macro transactions_unified_touched_keys(fresh, since) -%}
+    with
+    fx_now as (
+        select * from {{ ref('int_fx_rates_daily') }}
+    ),
+    fx_before as (
+        select * from {{ touched_snapshot_relation('int_fx_rates_daily') }}
+    ),
+    fx_changed_rows as (
+        (select * from fx_now except select * from fx_before)
+        union all
+        (select * from fx_before except select * from fx_now)
+    ),
+    fx_first_dates as (
+        select currency, min(rate_date) as first_rate_date
+        from (select currency, rate_date from fx_now union all select currency, rate_date from fx_before) as both_copies
+        group by currency
+    ),
+    fx_changes as (
+        select
+            fx_changed_rows.currency,
+            case
+                when min(fx_changed_rows.rate_date) <= min(fx_first_dates.first_rate_date)
+                    then cast('0001-01-01' as date)
+                else min(fx_changed_rows.rate_date)
+            end as changed_from
+        from fx_changed_rows
+        inner join fx_first_dates on fx_changed_rows.currency = fx_first_dates.currency
+        group by fx_changed_rows.currency
+    ),
+    rekeyed as (
+        select identifier_id
+        from {{ ref('int_customer_identity') }}
+        where keyed_at > {{ since }}
+    )
+    select transactions.transaction_key as touched_key
+    from {{ ref('int_transactions_unioned') }} as transactions
+    left join fx_changes
+        on transactions.currency = fx_changes.currency
+        and transactions.transaction_date >= fx_changes.changed_from
+    where transactions._source_file in (select source_file from {{ fresh }})
+        or fx_changes.currency is not null
+        or {{ identifier_id('transactions.record_identifier') }} in (select identifier_id from rekeyed)
+    union all
+    select 'paypal:' || payment_transaction_id
+    from {{ ref('stg_paypal__reversals') }}
+    where _source_file in (select source_file from {{ fresh }})
+    union all
+    select 'generic:' || source_name || ':' || transaction_id
+    from {{ ref('stg_generic__transaction_lines') }}
+    where _source_file in (select source_file from {{ fresh }})
+{%- endmacro %}
+
+
+{#
+    int_customer_purchase_days: the customers (old and new keys) whose transactions
+    int_transactions_unified changed since this model's last build.
+#}
+{% macro customer_purchase_days_touched_keys(fresh, since) -%}
+    select {{ identifier_id('value') }} as touched_key
+    from {{ touched_log_relation(this) }}
+    where model = '{{ touched_model_name(touched_model_relation('int_transactions_unified')) }}'
+        and logged_at > {{ since }}
 {%- endmacro %}
 
 

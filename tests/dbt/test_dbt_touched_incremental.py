@@ -23,8 +23,10 @@ MODELS = (
     "intermediate.int_event_visitors",
     "intermediate.int_identifiers_observed",
     "intermediate.int_customer_identity",
+    "intermediate.int_transactions_unified",
+    "intermediate.int_customer_purchase_days",
 )
-SELECT = ("--select", "+int_customer_identity")
+SELECT = ("--select", "+int_customer_purchase_days")
 # columns that say when a build ran, not what it computed
 BUILD_TIME = {"intermediate.int_customer_identity": "keyed_at"}
 # how each raw table is cut into four files: by a column that keeps one transaction (an
@@ -54,8 +56,8 @@ def split_and_hold_back(db: Path) -> None:
 
 def arrive(db: Path) -> None:
     """The held files arrive (a day later), with a new Stripe file that links a known Stripe
-    customer to another known customer's email, and a new events file with an event years
-    before a known visitor's first one."""
+    customer to another known customer's email, a new events file with an event years before
+    a known visitor's first one, and a corrected fx rate."""
     with duckdb.connect(str(db)) as con:
         for raw in SPLIT:
             held = "held." + raw.split(".")[1]
@@ -87,6 +89,21 @@ def arrive(db: Path) -> None:
             where email is not null and _source_file not like '%.3'
             order by occurred_at desc
             limit 3
+        """)
+        # a corrected EUR rate in the middle of the history: later EUR transactions convert anew
+        con.execute("""
+            insert into raw.fx_rates
+            select * replace (
+                rate_to_reporting * 1.25 as rate_to_reporting,
+                'fx/correction.csv' as _source_file,
+                _loaded_at + interval 1 day as _loaded_at
+            )
+            from raw.fx_rates
+            where currency = 'EUR'
+                and rate_date = (
+                    select rate_date from raw.fx_rates where currency = 'EUR'
+                    order by rate_date limit 1 offset 300
+                )
         """)
 
 

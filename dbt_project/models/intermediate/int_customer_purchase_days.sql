@@ -6,12 +6,23 @@
     customer_id = identifier_id(customer_key): a 64-bit integer that makes the window and group
     operations over 10M transactions cheap; it is internal to the build and never published.
     Orders are purchases (is_purchase); a refund-only receipt changes revenue, not orders.
+
+    A daily run recomputes only the customers whose transactions changed (materialization
+    touched_incremental): those int_transactions_unified logged since this model's last build,
+    with their old and new keys (a merged customer's rows move to the key it merged into).
 -#}
+{{ config(
+    materialized='touched_incremental',
+    touched_inputs=[],
+    touched_key='customer_id',
+    touched_keys='customer_purchase_days_touched_keys',
+) }}
 with
 
 transactions as (
     -- the intermediate transaction table (fct_transactions is its published copy)
     select * from {{ ref('int_transactions_unified') }}
+    where {{ touched_filter(identifier_id('customer_key')) }}
 ),
 
 daily as (

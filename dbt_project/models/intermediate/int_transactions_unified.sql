@@ -12,11 +12,32 @@
     A table: fct_transactions publishes it and the customer histories (int_customer_purchase_days,
     int_customer_purchase_history) read it, so intermediate models never read a mart. Its tests
     live on fct_transactions.
+
+    A daily run recomputes only the transactions that changed (materialization
+    touched_incremental, macros/touched_keys.sql): those of new files (and the PayPal payments
+    a new reversal refers to), those whose identifiers moved to another customer
+    (int_customer_identity's keyed_at) and those of the currencies and dates whose rate
+    changed. Every customer whose transactions changed is logged for the customer histories.
 -#}
+{{ config(
+    materialized='touched_incremental',
+    touched_inputs=[
+        'stg_shopify__orders', 'stg_stripe__charges', 'stg_paypal__payments',
+        'stg_paypal__reversals', 'stg_generic__transaction_lines',
+    ],
+    touched_key='transaction_key',
+    touched_keys='transactions_unified_touched_keys',
+    touched_log='customer_key',
+    touched_snapshot=['int_fx_rates_daily'],
+    touched_watch=['int_segment_settings'],
+) }}
+-- depends_on: {{ ref('stg_paypal__reversals') }}
+-- depends_on: {{ ref('stg_generic__transaction_lines') }}
 with
 
 transactions as (
     select * from {{ ref('int_transactions_unioned') }}
+    where {{ touched_filter('transaction_key') }}
 ),
 
 identity as (
