@@ -169,3 +169,80 @@
 
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+
+{#
+    A table of one source that compares rows across files (materialization `file_table`):
+    stg_crm__contacts keeps the latest record per contact, stg_fx__rates the latest rate per
+    day, so a new file can change any row and the table is computed whole, as a `table` model
+    is, but only when something it reads changed: a file version of its source (loaded,
+    reloaded, unloaded) or its fingerprint (as for file_incremental). A daily run with no new
+    CRM file no longer recomputes 1.1M contacts (6 s at 10M transactions).
+#}
+{% materialization file_table, adapter='duckdb' %}
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set inputs = file_increment_inputs(model, compiled_code) -%}
+    {%- set source_relation, fingerprint = inputs[0], inputs[1] -%}
+    {%- set state = file_increment_state_relation(this) -%}
+    {%- set model_name = this.schema ~ '.' ~ this.identifier -%}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+    {% if adapter.get_relation(state.database, state.schema, state.identifier) is none %}
+        {% do run_query(file_increment_state_ddl(state)) %}
+    {% endif %}
+    {% call statement('file_increment_state') -%}
+        create or replace temp table _file_versions as
+        select _source_file as source_file, max(_loaded_at) as loaded_at, count(*) as row_count
+        from {{ source_relation }}
+        group by _source_file
+    {%- endcall %}
+
+    {%- set rebuild = existing_relation is none or existing_relation.is_view or should_full_refresh() -%}
+    {%- if not rebuild -%}
+        {%- set known = "select source_file, loaded_at, row_count from " ~ state ~ " where model = '" ~ model_name ~ "' and source_file is not null and fingerprint = '" ~ fingerprint ~ "'" -%}
+        {%- set built_with = run_query("select count(*) from " ~ state ~ " where model = '" ~ model_name ~ "' and source_file is null and fingerprint = '" ~ fingerprint ~ "'").columns[0].values()[0] -%}
+        {%- set changed = run_query("select count(*) from ((" ~ known ~ " except select * from _file_versions) union all (select * from _file_versions except " ~ known ~ ")) as changed").columns[0].values()[0] -%}
+        {%- set rebuild = built_with == 0 or changed > 0 -%}
+    {%- endif -%}
+
+    {% if rebuild %}
+        {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+        {%- set backup_relation = make_backup_relation(target_relation, 'table' if existing_relation is none else existing_relation.type) -%}
+        {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
+        {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
+        {% call statement('main') -%}
+            {{ create_table_as(False, intermediate_relation, compiled_code) }}
+        {%- endcall %}
+        {% if existing_relation is not none %}
+            {{ adapter.rename_relation(existing_relation, backup_relation) }}
+        {% endif %}
+        {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+        {% if existing_relation is not none %}
+            {{ adapter.drop_relation(backup_relation) }}
+        {% endif %}
+        {% call statement('file_increment_state_update') -%}
+            delete from {{ state }} where model = '{{ model_name }}';
+            insert into {{ state }}
+            select '{{ model_name }}', '{{ fingerprint }}', null, null, null
+            union all
+            select '{{ model_name }}', '{{ fingerprint }}', source_file, loaded_at, row_count from _file_versions;
+            drop table _file_versions
+        {%- endcall %}
+    {% else %}
+        {{ log(this.identifier ~ ': no file of its source changed; kept as it is', info=False) }}
+        {% call statement('main') -%}
+            drop table _file_versions;
+            select 1
+        {%- endcall %}
+    {% endif %}
+
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {% do persist_docs(target_relation, model) %}
+    {{ adapter.commit() }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+
+    {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

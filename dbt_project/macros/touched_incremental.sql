@@ -86,11 +86,17 @@
 
 {#
     A predicate keeping the rows of touched keys: `expression` is the key as the model computes
-    it at that point. Outside an increment (a rebuild, dbt compile, dbt show) it keeps every
-    row.
+    it at that point. With `within` (a query of one column), it keeps the rows whose
+    `expression` is in that query's result instead: rows that lead to touched keys further on
+    (int_customer_engagement_days: the events of the visitors of touched customers). Outside an
+    increment (a rebuild, dbt compile, dbt show) it keeps every row.
 #}
-{% macro touched_filter(expression) -%}
-    true /* touched_filter( {{ expression }} ) */
+{% macro touched_filter(expression, within=none) -%}
+    {%- if within is none -%}
+        true /* touched_filter( {{ expression }} ) */
+    {%- else -%}
+        true /* touched_within( {{ expression }} | {{ within }} ) */
+    {%- endif -%}
 {%- endmacro %}
 
 
@@ -101,6 +107,13 @@
     {%- for part in parts[1:] -%}
         {%- set pieces = part.split(' ) */', 1) -%}
         {%- do out.append('(' ~ pieces[0] ~ ') in (select touched_key from ' ~ touched_table ~ ')' ~ pieces[1]) -%}
+    {%- endfor -%}
+    {%- set parts = (out | join('')).split('true /* touched_within( ') -%}
+    {%- set out = [parts[0]] -%}
+    {%- for part in parts[1:] -%}
+        {%- set pieces = part.split(' ) */', 1) -%}
+        {%- set filter = pieces[0].split(' | ', 1) -%}
+        {%- do out.append('(' ~ filter[0] ~ ') in (' ~ filter[1] ~ ')' ~ pieces[1]) -%}
     {%- endfor -%}
     {{ out | join('') }}
 {%- endmacro %}

@@ -18,6 +18,10 @@
         {{ transactions_unified_touched_keys(fresh, since) }}
     {%- elif name == 'customer_purchase_days_touched_keys' -%}
         {{ customer_purchase_days_touched_keys(fresh, since) }}
+    {%- elif name == 'customer_aliases_touched_keys' -%}
+        {{ customer_aliases_touched_keys(fresh, since) }}
+    {%- elif name == 'customer_engagement_days_touched_keys' -%}
+        {{ customer_engagement_days_touched_keys(fresh, since) }}
     {%- elif name == 'receipts_across_files_guard' -%}
         {{ receipts_across_files_guard(fresh) }}
     {%- else -%}
@@ -156,6 +160,57 @@
     select {{ identifier_id('value') }} as touched_key
     from {{ touched_log_relation(this) }}
     where model = '{{ touched_model_name(touched_model_relation('int_transactions_unified')) }}'
+        and logged_at > {{ since }}
+{%- endmacro %}
+
+
+{#
+    int_customer_aliases (alias_id): the identifiers of the touched records (their per-source
+    first/last seen and counts changed) and those rekeyed since this model's last build; the
+    browsers of the visitors with an event in a new file or whose email was rekeyed.
+#}
+{% macro customer_aliases_touched_keys(fresh, since) -%}
+    with
+    touched_records as (
+        {{ identifiers_observed_touched_keys(fresh) }}
+    ),
+    rekeyed as (
+        select identifier_id from {{ ref('int_customer_identity') }}
+        where keyed_at > {{ since }}
+    ),
+    new_event_visitors as (
+        select visitor_id from {{ ref('stg_events__events') }}
+        where _source_file in (select source_file from {{ fresh }})
+    )
+    select identifier_id as touched_key
+    from {{ ref('int_identifiers_observed') }}
+    where record_identifier_id in (select touched_key from touched_records)
+    union all
+    select identifier_id from rekeyed
+    union all
+    select {{ identifier_id(identifier("'anonymous_id'", 'anonymous_id')) }}
+    from {{ ref('int_event_visitors') }}
+    where anonymous_id is not null
+        and (
+            visitor_id in (select visitor_id from new_event_visitors)
+            or {{ identifier_id(identifier("'email'", 'customer_email')) }} in (select identifier_id from rekeyed)
+        )
+{%- endmacro %}
+
+
+{#
+    int_customer_engagement_days (customer_id): the customers, old and new keys, whose
+    identifiers (int_customer_identity) or browsers (int_customer_aliases) were recomputed since
+    this model's last build. A visitor with a new event is among them: its email is a touched
+    record of int_customer_identity, its browser a touched alias.
+#}
+{% macro customer_engagement_days_touched_keys(fresh, since) -%}
+    select {{ identifier_id('value') }} as touched_key
+    from {{ touched_log_relation(this) }}
+    where model in (
+            '{{ touched_model_name(touched_model_relation('int_customer_identity')) }}',
+            '{{ touched_model_name(touched_model_relation('int_customer_aliases')) }}'
+        )
         and logged_at > {{ since }}
 {%- endmacro %}
 

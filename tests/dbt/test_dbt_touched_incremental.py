@@ -25,8 +25,10 @@ MODELS = (
     "intermediate.int_customer_identity",
     "intermediate.int_transactions_unified",
     "intermediate.int_customer_purchase_days",
+    "intermediate.int_customer_aliases",
+    "intermediate.int_customer_engagement_days",
 )
-SELECT = ("--select", "+int_customer_purchase_days")
+SELECT = ("--select", "+int_customer_purchase_days", "+int_customer_engagement_days")
 # columns that say when a build ran, not what it computed
 BUILD_TIME = {"intermediate.int_customer_identity": "keyed_at"}
 # how each raw table is cut into four files: by a column that keeps one transaction (an
@@ -57,7 +59,8 @@ def split_and_hold_back(db: Path) -> None:
 def arrive(db: Path) -> None:
     """The held files arrive (a day later), with a new Stripe file that links a known Stripe
     customer to another known customer's email, a new events file with an event years before
-    a known visitor's first one, and a corrected fx rate."""
+    a known visitor's first one, a browser logged in as a second customer, and a corrected fx
+    rate."""
     with duckdb.connect(str(db)) as con:
         for raw in SPLIT:
             held = "held." + raw.split(".")[1]
@@ -89,6 +92,20 @@ def arrive(db: Path) -> None:
             where email is not null and _source_file not like '%.3'
             order by occurred_at desc
             limit 3
+        """)
+        # a browser known as one customer's logs in as another: it is shared from now on
+        con.execute("""
+            insert into raw.events
+            select * replace (
+                (select max(email) from raw.events where email is not null) as email,
+                'events/shared.jsonl' as _source_file,
+                _loaded_at + interval 1 day as _loaded_at
+            )
+            from raw.events
+            where anonymous_id is not null and email is not null and _source_file not like '%.3'
+                and email <> (select max(email) from raw.events where email is not null)
+            order by anonymous_id
+            limit 1
         """)
         # a corrected EUR rate in the middle of the history: later EUR transactions convert anew
         con.execute("""
@@ -202,9 +219,10 @@ def test_a_receipt_across_an_old_and_a_new_file_rebuilds(
 @pytest.mark.parametrize(
     "change",
     [
-        # a CRM contact's phone changed: read whole, so any change rebuilds
-        "update raw.crm_contacts set phone = '+48999000111' "
-        "where email = (select min(email) from raw.crm_contacts)",
+        # a CRM file changes a contact's phone: CRM is read whole, so any change rebuilds
+        "insert into raw.crm_contacts select * replace ('+48999000111' as phone, "
+        "'crm/update.csv' as _source_file, _loaded_at + interval 1 day as _loaded_at) "
+        "from raw.crm_contacts where email = (select min(email) from raw.crm_contacts)",
         # an events file reloaded: its old version is gone
         "update raw.events set _loaded_at = _loaded_at + interval 2 day "
         "where _source_file = (select min(_source_file) from raw.events)",

@@ -6,7 +6,26 @@
     Also maps anonymous browser ids (source 'events', alias type 'anonymous_id') to the customer
     who logged in with them, but only when every login on that browser was the same customer: a
     shared computer stays anonymous rather than lending one person's visits to another.
+
+    alias_id = identifier_id of '<alias_type>:<alias_value>' (internal to the build). A daily
+    run recomputes only the aliases that changed (materialization touched_incremental,
+    macros/touched_keys.sql): the identifiers of touched records, those rekeyed since this
+    model's last build, and the browsers of visitors with new events or rekeyed emails; the
+    old and new customer of every recomputed alias is logged for int_customer_engagement_days.
 -#}
+{{ config(
+    materialized='touched_incremental',
+    touched_inputs=[
+        'stg_shopify__orders', 'stg_stripe__charges', 'stg_paypal__payments',
+        'stg_generic__transaction_lines', 'stg_events__events', 'stg_support__tickets',
+    ],
+    touched_key='alias_id',
+    touched_keys='customer_aliases_touched_keys',
+    touched_log='customer_key',
+) }}
+-- depends_on: {{ ref('int_transactions_unioned') }}
+-- depends_on: {{ ref('stg_events__events') }}
+-- depends_on: {{ ref('stg_support__tickets') }}
 with
 
 observed as (
@@ -31,11 +50,13 @@ observed_per_source as (
         max(last_seen_at) as last_seen_at,
         sum(records) as records
     from observed
+    where {{ touched_filter('identifier_id') }}
     group by source, identifier_id
 ),
 
 source_aliases as (
     select
+        observed_per_source.identifier_id as alias_id,
         observed_per_source.source,
         observed_per_source.alias_type,
         observed_per_source.alias_value,
@@ -59,11 +80,13 @@ browser_logins as (
         on identity.identifier_id = {{ identifier_id(identifier("'email'", 'event_visitors.customer_email')) }}
     where event_visitors.anonymous_id is not null
       and event_visitors.customer_email is not null
+      and {{ touched_filter(identifier_id(identifier("'anonymous_id'", 'event_visitors.anonymous_id'))) }}
     group by event_visitors.anonymous_id, identity.customer_key
 ),
 
 browsers_of_one_customer as (
     select
+        {{ identifier_id(identifier("'anonymous_id'", 'anonymous_id')) }} as alias_id,
         'events' as source,
         'anonymous_id' as alias_type,
         anonymous_id as alias_value,

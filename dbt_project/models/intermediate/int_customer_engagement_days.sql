@@ -8,7 +8,18 @@
     An event belongs to a customer by its email, or else by its anonymous browser id when that
     browser was only ever logged in as one customer (int_customer_aliases); other anonymous
     events belong to nobody.
+
+    A daily run recomputes only the customers whose identifiers or browsers were recomputed
+    (materialization touched_incremental): their old and new keys, as int_customer_identity and
+    int_customer_aliases logged them since this model's last build, and only their visitors'
+    events are read.
 -#}
+{{ config(
+    materialized='touched_incremental',
+    touched_inputs=[],
+    touched_key='customer_id',
+    touched_keys='customer_engagement_days_touched_keys',
+) }}
 with
 
 events as (
@@ -43,6 +54,7 @@ visitor_customers as (
         on by_browser.alias_type = 'anonymous_id'
         and by_browser.alias_value = event_visitors.anonymous_id
     where coalesce(by_email.customer_key, by_browser.customer_key) is not null
+        and {{ touched_filter(identifier_id('coalesce(by_email.customer_key, by_browser.customer_key)')) }}
 ),
 
 visitor_days as (
@@ -56,6 +68,7 @@ visitor_days as (
     from events
     left join weights
         on events.event_type = weights.event_type
+    where {{ touched_filter('events.visitor_id', 'select visitor_id from visitor_customers') }}
     group by 1, 2
 ),
 

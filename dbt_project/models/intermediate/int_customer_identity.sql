@@ -35,6 +35,7 @@
     touched_keys='customer_identity_touched_keys',
     touched_watch=['stg_meta__customer_key_secret'],
     touched_stamp={'column': 'keyed_at', 'compare': 'customer_key'},
+    touched_log='customer_key',
 ) }}
 -- depends_on: {{ ref('int_transactions_unioned') }}
 -- depends_on: {{ ref('int_event_visitors') }}
