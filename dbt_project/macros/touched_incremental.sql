@@ -3,9 +3,10 @@
 
     The staging models follow landed files (file_incremental): a daily run restages one day's
     files. The intermediate models above them group rows by a key (a visitor, a record
-    identifier) and were rebuilt over every row whatever changed: at 10M transactions
-    int_identifiers_observed took 17.6 s and int_event_visitors 7.8 s of a daily run in which
-    one day's files arrived (docs/performance.md, thirteenth session).
+    identifier, a customer) and were rebuilt over every row whatever changed: at 10M
+    transactions the seven of them took 83 s of the 133 s of model time of a daily run in
+    which one day's files arrived, and 25–28 s as increments (docs/performance.md, thirteenth
+    session).
 
     A model of this kind recomputes only the keys that new files touch:
 
@@ -14,8 +15,8 @@
       meta.dbt_touched_increments;
     - when every version it consumed is still there (files were only added), the model's
       fingerprint is unchanged and its guard (below) finds nothing, the new files' versions are
-      the *fresh files* (temp table `touched_fresh_files`: input, source_file), the model's
-      `touched_keys` macro lists the keys they touch, the rows of those keys are deleted and
+      the *fresh files* (a temp table of input, source_file), the model's `touched_keys`
+      query lists the keys they touch, the rows of those keys are deleted and
       the model's SQL, with every `touched_filter(expression)` marker keeping only the touched
       keys, is inserted;
     - anything else (a file reloaded or unloaded, a new fingerprint, no table or no state yet,
@@ -43,14 +44,16 @@
     - touched_snapshot (optional): names of small models whose rows the touched keys compare
       with the copy taken at this model's last build (touched_snapshot_relation(name)), e.g.
       the fx rates: only the transactions of the dates whose rate changed are recomputed;
-    - touched_watch (optional): names of other models read whole (a table rebuilt every run,
-      such as stg_crm__contacts): a digest of their rows is part of the fingerprint, so any
-      change to them rebuilds.
+    - touched_watch (optional): names of other models read whole (stg_crm__contacts, the key
+      secret, the segment settings): a digest of their rows is part of the fingerprint, so
+      any change to them rebuilds.
 
     The fingerprint covers the model's compiled SQL, the checksums of the models it reads,
     the digests of the watched models and when each upstream `touched_incremental` model was
-    last rebuilt whole. A change in a macro that only an upstream table renders is not seen:
-    after such a change run dbt with --full-refresh. DuckDB-only, like file_incremental.
+    last rebuilt whole. A change in a macro that only an upstream table renders is not seen,
+    nor a table rewritten by something else: empty meta.dbt_touched_increments (or run dbt
+    with --full-refresh) after either (docs/operations.md). DuckDB-only, like
+    file_incremental.
 #}
 
 {% macro touched_state_relation(relation) -%}
