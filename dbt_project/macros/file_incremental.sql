@@ -87,6 +87,51 @@
 {%- endmacro %}
 
 
+{# The file versions of `source_relation` now, in the temp table _file_versions. #}
+{% macro file_increment_versions(source_relation) -%}
+    {% call statement('file_increment_state') -%}
+        create or replace temp table _file_versions as
+        select _source_file as source_file, max(_loaded_at) as loaded_at, count(*) as row_count
+        from {{ source_relation }}
+        group by _source_file
+    {%- endcall %}
+{%- endmacro %}
+
+
+{# The state of a model: the fingerprint it was built with and the versions in _file_versions. #}
+{% macro file_increment_state_update(state, model_name, fingerprint) -%}
+    {% call statement('file_increment_state_update') -%}
+        delete from {{ state }} where model = '{{ model_name }}';
+        insert into {{ state }}
+        select '{{ model_name }}', '{{ fingerprint }}', null, null, null
+        union all
+        select '{{ model_name }}', '{{ fingerprint }}', source_file, loaded_at, row_count from _file_versions;
+        drop table _file_versions
+    {%- endcall %}
+{%- endmacro %}
+
+
+{# Build `sql` into a new table and swap it in for `existing_relation` (none: first build), as
+   dbt's `table` materialization does; the statement is 'main'. Shared by file_incremental,
+   file_table and touched_incremental when they rebuild whole. #}
+{% macro replace_whole_table(existing_relation, target_relation, sql) -%}
+    {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+    {%- set backup_relation = make_backup_relation(target_relation, 'table' if existing_relation is none else existing_relation.type) -%}
+    {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
+    {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
+    {% call statement('main') -%}
+        {{ create_table_as(False, intermediate_relation, sql) }}
+    {%- endcall %}
+    {% if existing_relation is not none %}
+        {{ adapter.rename_relation(existing_relation, backup_relation) }}
+    {% endif %}
+    {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+    {% if existing_relation is not none %}
+        {{ adapter.drop_relation(backup_relation) }}
+    {% endif %}
+{%- endmacro %}
+
+
 {% materialization file_incremental, adapter='duckdb' %}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set target_relation = this.incorporate(type='table') -%}
@@ -101,12 +146,7 @@
     {% if adapter.get_relation(state.database, state.schema, state.identifier) is none %}
         {% do run_query(file_increment_state_ddl(state)) %}
     {% endif %}
-    {% call statement('file_increment_state') -%}
-        create or replace temp table _file_versions as
-        select _source_file as source_file, max(_loaded_at) as loaded_at, count(*) as row_count
-        from {{ source_relation }}
-        group by _source_file
-    {%- endcall %}
+    {% do file_increment_versions(source_relation) %}
 
     {%- set rebuild = existing_relation is none or existing_relation.is_view or should_full_refresh() -%}
     {%- if not rebuild -%}
@@ -115,20 +155,7 @@
     {%- endif -%}
 
     {% if rebuild %}
-        {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
-        {%- set backup_relation = make_backup_relation(target_relation, 'table' if existing_relation is none else existing_relation.type) -%}
-        {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
-        {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
-        {% call statement('main') -%}
-            {{ create_table_as(False, intermediate_relation, compiled_code) }}
-        {%- endcall %}
-        {% if existing_relation is not none %}
-            {{ adapter.rename_relation(existing_relation, backup_relation) }}
-        {% endif %}
-        {{ adapter.rename_relation(intermediate_relation, target_relation) }}
-        {% if existing_relation is not none %}
-            {{ adapter.drop_relation(backup_relation) }}
-        {% endif %}
+        {% do replace_whole_table(existing_relation, target_relation, compiled_code) %}
     {% else %}
         {%- set known = "select source_file, loaded_at, row_count from " ~ state ~ " where model = '" ~ model_name ~ "' and source_file is not null" -%}
         {#- files whose rows in the table are no longer what raw holds (reloaded, unloaded) -#}
@@ -153,14 +180,7 @@
         {%- endcall %}
     {% endif %}
 
-    {% call statement('file_increment_state_update') -%}
-        delete from {{ state }} where model = '{{ model_name }}';
-        insert into {{ state }}
-        select '{{ model_name }}', '{{ fingerprint }}', null, null, null
-        union all
-        select '{{ model_name }}', '{{ fingerprint }}', source_file, loaded_at, row_count from _file_versions;
-        drop table _file_versions
-    {%- endcall %}
+    {% do file_increment_state_update(state, model_name, fingerprint) %}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {% do persist_docs(target_relation, model) %}
@@ -193,12 +213,7 @@
     {% if adapter.get_relation(state.database, state.schema, state.identifier) is none %}
         {% do run_query(file_increment_state_ddl(state)) %}
     {% endif %}
-    {% call statement('file_increment_state') -%}
-        create or replace temp table _file_versions as
-        select _source_file as source_file, max(_loaded_at) as loaded_at, count(*) as row_count
-        from {{ source_relation }}
-        group by _source_file
-    {%- endcall %}
+    {% do file_increment_versions(source_relation) %}
 
     {%- set rebuild = existing_relation is none or existing_relation.is_view or should_full_refresh() -%}
     {%- if not rebuild -%}
@@ -209,28 +224,8 @@
     {%- endif -%}
 
     {% if rebuild %}
-        {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
-        {%- set backup_relation = make_backup_relation(target_relation, 'table' if existing_relation is none else existing_relation.type) -%}
-        {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
-        {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
-        {% call statement('main') -%}
-            {{ create_table_as(False, intermediate_relation, compiled_code) }}
-        {%- endcall %}
-        {% if existing_relation is not none %}
-            {{ adapter.rename_relation(existing_relation, backup_relation) }}
-        {% endif %}
-        {{ adapter.rename_relation(intermediate_relation, target_relation) }}
-        {% if existing_relation is not none %}
-            {{ adapter.drop_relation(backup_relation) }}
-        {% endif %}
-        {% call statement('file_increment_state_update') -%}
-            delete from {{ state }} where model = '{{ model_name }}';
-            insert into {{ state }}
-            select '{{ model_name }}', '{{ fingerprint }}', null, null, null
-            union all
-            select '{{ model_name }}', '{{ fingerprint }}', source_file, loaded_at, row_count from _file_versions;
-            drop table _file_versions
-        {%- endcall %}
+        {% do replace_whole_table(existing_relation, target_relation, compiled_code) %}
+        {% do file_increment_state_update(state, model_name, fingerprint) %}
     {% else %}
         {{ log(this.identifier ~ ': no file of its source changed; kept as it is', info=False) }}
         {% call statement('main') -%}

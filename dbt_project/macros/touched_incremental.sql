@@ -243,20 +243,7 @@
 
     {% if reason is not none %}
         {{ log(this.identifier ~ ': rebuilt whole (' ~ reason ~ ')', info=False) }}
-        {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
-        {%- set backup_relation = make_backup_relation(target_relation, 'table' if existing_relation is none else existing_relation.type) -%}
-        {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
-        {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
-        {% call statement('main') -%}
-            {{ create_table_as(False, intermediate_relation, compiled_code) }}
-        {%- endcall %}
-        {% if existing_relation is not none %}
-            {{ adapter.rename_relation(existing_relation, backup_relation) }}
-        {% endif %}
-        {{ adapter.rename_relation(intermediate_relation, target_relation) }}
-        {% if existing_relation is not none %}
-            {{ adapter.drop_relation(backup_relation) }}
-        {% endif %}
+        {% do replace_whole_table(existing_relation, target_relation, compiled_code) %}
         {%- set rebuilt_at = "current_timestamp" -%}
     {% else %}
         {%- set touched_sql = touched_query(config.require('touched_keys'), fresh_table, since) -%}

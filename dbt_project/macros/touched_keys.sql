@@ -5,6 +5,16 @@
     cannot describe (the model is then rebuilt whole).
 #}
 
+{# The staging models whose new files the identity models (int_identifiers_observed,
+   int_customer_identity, int_customer_aliases) follow: every source of a record. #}
+{% macro identity_touched_inputs() -%}
+    {{ return([
+        'stg_shopify__orders', 'stg_stripe__charges', 'stg_paypal__payments',
+        'stg_generic__transaction_lines', 'stg_events__events', 'stg_support__tickets',
+    ]) }}
+{%- endmacro %}
+
+
 {# The query `name` (a model's touched_keys or touched_guard config) over `fresh`, and `since`: a SQL
    expression of when the model was last built. #}
 {% macro touched_query(name, fresh, since) -%}

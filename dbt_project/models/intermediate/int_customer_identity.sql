@@ -27,10 +27,7 @@
 -#}
 {{ config(
     materialized='touched_incremental',
-    touched_inputs=[
-        'stg_shopify__orders', 'stg_stripe__charges', 'stg_paypal__payments',
-        'stg_generic__transaction_lines', 'stg_events__events', 'stg_support__tickets',
-    ],
+    touched_inputs=identity_touched_inputs(),
     touched_key='identifier_id',
     touched_keys='customer_identity_touched_keys',
     touched_watch=['stg_meta__customer_key_secret'],
