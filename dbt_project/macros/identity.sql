@@ -43,6 +43,19 @@
     hash({{ columns | join(", ") }})
 {%- endmacro %}
 
+{# The SQL type identifier_id returns. #}
+{% macro identifier_id_type() -%}
+    {{ return(adapter.dispatch('identifier_id_type', 'segments')()) }}
+{%- endmacro %}
+
+{% macro default__identifier_id_type() -%}
+    bigint
+{%- endmacro %}
+
+{% macro duckdb__identifier_id_type() -%}
+    ubigint
+{%- endmacro %}
+
 
 {#
     customer_key: a keyed hash of the customer's anchor identifier, md5(secret || ':' ||

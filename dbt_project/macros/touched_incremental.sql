@@ -38,9 +38,10 @@
       (current_timestamp) in the model's SQL; an increment keeps a recomputed row's old c
       when its k did not change, so c says when k last changed (int_customer_identity's
       keyed_at: models above it find the customers rekeyed since their own last build);
-    - touched_log (optional): a column (customer_key): an increment logs the old and the new
-      value of every row it recomputes in meta.dbt_touched_log (model, value, logged_at), so a
-      model above it recomputes those customers (values logged since its own last build);
+    - touched_log (optional): a column (customer_key, or the key itself): an increment logs
+      the old and the new value of every row it recomputes in meta.dbt_touched_log (model,
+      value, logged_at), so a model above it recomputes those customers or keys (values logged
+      since its own last build);
     - touched_snapshot (optional): names of small models whose rows the touched keys compare
       with the copy taken at this model's last build (touched_snapshot_relation(name)), e.g.
       the fx rates: only the transactions of the dates whose rate changed are recomputed;
@@ -137,9 +138,13 @@
 {%- endmacro %}
 
 
-{# The fingerprint of the model as it is built now (see the header). #}
-{% macro touched_fingerprint(node, sql, state) -%}
-    {%- set parts = [sql] -%}
+{#
+    Into `parts`: the checksum of every model `node` reads and, for an upstream
+    touched_incremental model, when it was last rebuilt whole. Through a view (fct_transactions
+    over int_transactions_unified) to the models the view reads: a view holds no rows of its
+    own, so a rebuild below it changes what this model reads.
+#}
+{% macro touched_upstream_parts(node, state, parts) -%}
     {%- for node_id in node.depends_on.nodes | sort -%}
         {%- set upstream = graph.nodes.get(node_id) -%}
         {%- if upstream is not none and upstream.resource_type == 'model' -%}
@@ -148,9 +153,18 @@
                 {%- set name = upstream.schema ~ '.' ~ upstream.alias -%}
                 {%- set rebuilt = run_query("select max(rebuilt_at) from " ~ state ~ " where model = '" ~ name ~ "' and input is null").columns[0].values()[0] -%}
                 {%- do parts.append(name ~ ' rebuilt ' ~ rebuilt) -%}
+            {%- elif upstream.config.materialized in ('view', 'ephemeral') -%}
+                {%- do touched_upstream_parts(upstream, state, parts) -%}
             {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
+{%- endmacro %}
+
+
+{# The fingerprint of the model as it is built now (see the header). #}
+{% macro touched_fingerprint(node, sql, state) -%}
+    {%- set parts = [sql] -%}
+    {%- do touched_upstream_parts(node, state, parts) -%}
     {%- for watched in config.get('touched_watch', []) -%}
         {%- set relation = touched_model_relation(watched) -%}
         {%- set digest = run_query("select count(*) || ':' || coalesce(sum(hash(watched)), 0) from " ~ relation ~ " as watched").columns[0].values()[0] -%}

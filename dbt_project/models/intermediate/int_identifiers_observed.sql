@@ -12,7 +12,8 @@
     touched_incremental, macros/touched_keys.sql): a row depends only on the records of its
     record identifier. CRM contacts are compared whole (a changed contact rebuilds the table),
     and a generic receipt with lines in a new and an older file rebuilds it too (its record
-    identifier may have changed).
+    identifier may have changed). An increment logs the record identifiers it recomputed
+    (meta.dbt_touched_log): int_customer_identity and int_customer_aliases start from them.
 -#}
 {{ config(
     materialized='touched_incremental',
@@ -21,6 +22,7 @@
     touched_keys='identifiers_observed_touched_keys',
     touched_guard='receipts_across_files_guard',
     touched_watch=['stg_crm__contacts'],
+    touched_log='record_identifier_id',
 ) }}
 -- depends_on: {{ ref('stg_events__events') }}
 -- depends_on: {{ ref('stg_generic__transaction_lines') }}

@@ -8,8 +8,8 @@ blocking check of the run passed:
 - `audited.duckdb`: the few build tables exports and the report need besides the BI tables,
   under their build names (`marts.dim_customers` contact columns, every source id of
   `marts.customer_source_ids` (emails included), `marts.customer_facts`
-  export columns and `marts.rfm_segments` for every as-of date `segment_snapshots` has (the
-  build holds the latest run's dates only: each publish adds those and keeps the others),
+  export columns for every as-of date `segment_snapshots` has (the build holds the latest
+  run's dates only: each publish adds those and keeps the others),
   recent `marts.fct_transactions`, RFM seeds,
   `meta.load_manifest`, quarantine reason counts). It holds PII (names, emails, phones for
   campaign exports), so it is written with mode 0600 and is **not** for BI tools.
@@ -74,16 +74,6 @@ AUDITED_TABLES: tuple[PublishedTable, ...] = (
         # the build holds the latest run's dates only; exports of an earlier as-of date
         # (`segments export --as-of`) need that date's facts
         keep_dates_of="marts.segment_snapshots",
-    ),
-    PublishedTable(
-        "rfm_segments",
-        "marts.rfm_segments",
-        "RFM segment per customer and as-of date (history for exports and the report).",
-        columns=("customer_key", "as_of_date", "rfm_segment"),
-        schema="marts",
-        history_key="as_of_date",
-        keep_dates_of="marts.segment_snapshots",
-        required=False,
     ),
     PublishedTable(
         "fct_transactions",

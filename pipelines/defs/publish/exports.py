@@ -13,7 +13,7 @@ holds contact data by design, whatever SEGMENTS_PUBLISH_PII says for the BI file
 
 Everything is read from the published, audited files (audited.py), never the build
 database: membership from `segments.duckdb` (every family: `customer_segments` for the latest
-as-of date, `segment_snapshots` or `rfm_segments` for earlier ones; dynamic segments from
+as-of date, `segment_snapshots` for earlier ones; dynamic segments from
 `dynamic_segment_members`); names, emails and phones from `marts.dim_customers` in
 `audited.duckdb` (the BI file leaves PII out). A run whose checks failed publishes neither,
 so exports keep serving the last audited data. Consent is the customer's *current* consent

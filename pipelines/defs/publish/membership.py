@@ -6,9 +6,9 @@ Reads go through `audited.open_audited`: the SQL names tables as the build datab
 gate failed never reaches an export.
 
 Membership per family: `customer_segments` for the latest as-of date, `segment_snapshots`
-(or dbt's per-date `rfm_segments` for RFM) for earlier ones, `dynamic_segment_members` for
-analyst-defined segments. Only identifiers defined in this package reach SQL text; labels
-and dates are bound parameters.
+(every family's label per customer and as-of date, RFM included) for earlier ones,
+`dynamic_segment_members` for analyst-defined segments. Only identifiers defined in this
+package reach SQL text; labels and dates are bound parameters.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pipelines.lib.duck import sql_str
 # Where a family's labels live, in order of preference. customer_segments holds only the
 # latest as-of date; the history tables hold every as-of date a run computed.
 CURRENT_TABLE = "marts.customer_segments"
-HISTORY_TABLES = ("marts.segment_snapshots", "marts.rfm_segments")
+HISTORY_TABLES = ("marts.segment_snapshots",)
 DYNAMIC_TABLE = "marts.dynamic_segment_members"
 
 

@@ -220,13 +220,9 @@ def weekly_summary(
 
 
 def history_source(tables: dict[str, list[str]]) -> str | None:
-    """The table with each customer's RFM segment per as-of date: the published snapshots,
-    else the build's, else dbt's per-date RFM table (which every build has)."""
-    for name in (
-        "pub.main.segment_snapshots",
-        "build.marts.segment_snapshots",
-        "build.marts.rfm_segments",
-    ):
+    """The table with each customer's RFM segment per as-of date: the published snapshots
+    (under their own name or their build name); None before the snapshot history exists."""
+    for name in ("pub.main.segment_snapshots", "build.marts.segment_snapshots"):
         if name in tables and {"as_of_date", "customer_key", "rfm_segment"} <= set(tables[name]):
             return name
     return None

@@ -15,11 +15,22 @@
                    guest's only trace (its own customer)
     email and phone ids are personal data (is_pii): the published BI file carries them only
     with SEGMENTS_PUBLISH_PII=true; the exports carry them (they hold contact data by design).
+
+    A daily run recomputes only the customers whose aliases changed (materialization
+    touched_incremental): those int_customer_aliases logged since this model's last build, old
+    and new keys.
 -#}
+{{ config(
+    materialized='touched_incremental',
+    touched_inputs=[],
+    touched_key='customer_key',
+    touched_keys='customer_source_ids_touched_keys',
+) }}
 with
 
 aliases as (
     select * from {{ ref('int_customer_aliases') }}
+    where {{ touched_filter('customer_key') }}
 ),
 
 typed as (

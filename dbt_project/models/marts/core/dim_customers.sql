@@ -4,11 +4,24 @@
     recently created one if stitching found several); otherwise the most recently seen email /
     phone and the latest transaction's country and city. signup_at is the CRM creation date, else
     the first time any source saw the customer.
+
+    A daily run recomputes only the customers whose identifiers or transactions changed
+    (materialization touched_incremental): those int_customer_identity and
+    int_transactions_unified logged since this model's last build, old and new keys. A change
+    to any CRM contact rebuilds the table.
 -#}
+{{ config(
+    materialized='touched_incremental',
+    touched_inputs=[],
+    touched_key='customer_key',
+    touched_keys='dim_customers_touched_keys',
+    touched_watch=['stg_crm__contacts'],
+) }}
 with
 
 identity as (
     select * from {{ ref('int_customer_identity') }}
+    where {{ touched_filter('customer_key') }}
 ),
 
 crm_contacts as (
@@ -17,6 +30,7 @@ crm_contacts as (
 
 transactions as (
     select * from {{ ref('fct_transactions') }}
+    where {{ touched_filter('customer_key') }}
 ),
 
 customers as (
