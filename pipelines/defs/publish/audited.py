@@ -31,7 +31,13 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.defs.publish.publish import PUBLISHED_TABLES, PublishedTable, PublishResult, publish
+from pipelines.defs.publish.publish import (
+    PUBLISHED_TABLES,
+    PublishedTable,
+    PublishResult,
+    SourcePrints,
+    publish,
+)
 from pipelines.lib.duck import DatabaseBusyError, connect, quote_ident, sql_str
 
 AUDITED_NAME = "audited.duckdb"
@@ -140,8 +146,15 @@ def quarantine_tables(build_db: Path) -> tuple[PublishedTable, ...]:
     )
 
 
-def publish_audited(build_db: Path, audited_db: Path, *, incremental: bool = True) -> PublishResult:
-    """Publish AUDITED_TABLES (+ quarantine counts) from `build_db` to `audited_db` (0600)."""
+def publish_audited(
+    build_db: Path,
+    audited_db: Path,
+    *,
+    incremental: bool = True,
+    source_prints: SourcePrints | None = None,
+) -> PublishResult:
+    """Publish AUDITED_TABLES (+ quarantine counts) from `build_db` to `audited_db` (0600).
+    `source_prints`: shared with the BI file's publish of the same build (SourcePrints)."""
     return publish(
         build_db,
         audited_db,
@@ -151,6 +164,7 @@ def publish_audited(build_db: Path, audited_db: Path, *, incremental: bool = Tru
         documented={},
         incremental=incremental,
         file_mode=0o600,
+        source_prints=source_prints,
     )
 
 
@@ -221,6 +235,9 @@ def publish_with_audited(
 ) -> tuple[PublishResult, PublishResult]:
     """Publish the companion `audited.duckdb` beside `published_db`, then the BI file itself
     (publish.publish with `kwargs`). The companion goes first: if the BI swap then fails,
-    readers see new contacts with the previous membership, never unaudited data."""
-    audited = publish_audited(build_db, published_db.with_name(AUDITED_NAME))
-    return publish(build_db, published_db, **kwargs), audited
+    readers see new contacts with the previous membership, never unaudited data. Both read
+    the same build, so fingerprints of its relations computed by the first are reused by the
+    second (the snapshot history's, which also gives the audited file its kept dates)."""
+    shared: SourcePrints = {}
+    audited = publish_audited(build_db, published_db.with_name(AUDITED_NAME), source_prints=shared)
+    return publish(build_db, published_db, source_prints=shared, **kwargs), audited

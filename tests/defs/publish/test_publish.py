@@ -283,6 +283,29 @@ def test_audited_history_keeps_the_dates_the_snapshot_history_has(full_build: Pa
     assert set(_dates(audited, "marts.customer_facts")) == set(facts) - {oldest}
 
 
+def test_the_two_publishes_of_a_run_fingerprint_the_snapshot_history_once(
+    full_build: Path, tmp_path: Path
+):
+    """The audited file's kept dates come from the snapshot history's fingerprints, which
+    the BI publish then reuses: one scan of the largest table instead of two, and the
+    same fingerprints as computed alone."""
+    shared: dict = {}
+    audited = publish_audited(full_build, tmp_path / "audited.duckdb", source_prints=shared)
+    snapshots = [source for source, key in shared if "segment_snapshots" in source]
+    assert len(snapshots) == 1
+    published = publish(full_build, tmp_path / "segments.duckdb", source_prints=shared)
+    # the BI publish found the same relation in the cache: no second entry
+    assert [source for source, key in shared if "segment_snapshots" in source] == snapshots
+    alone = publish(full_build, tmp_path / "alone" / "segments.duckdb")
+    assert _fingerprints(published.path) == _fingerprints(alone.path)
+    assert audited.changes["customer_facts"] == "new"
+
+
+def _fingerprints(path: Path) -> list:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("select * from _publish.fingerprints order by all").fetchall()
+
+
 def test_switching_pii_off_drops_the_contacts_table(dbt_build: Path, tmp_path: Path):
     target = tmp_path / "segments.duckdb"
     assert "customer_contacts" in publish(dbt_build, target, include_pii=True).row_counts
