@@ -242,6 +242,25 @@ def _error_chain(error):
         error = error.cause
 
 
+def _consent_notes(cfg: _settings.Settings) -> list[str]:
+    """The exports' notes on sources without consent data: from the `consent.csv` the export
+    set of the last publish wrote (written after that publish), else counted again from the
+    published files (1.3 s at 10M transactions)."""
+    import csv
+
+    from pipelines.defs.publish.consent import published_notes
+    from pipelines.defs.publish.exports import CONSENT_NAME
+
+    written = cfg.exports_dir / "current" / CONSENT_NAME
+    try:
+        if written.stat().st_mtime >= cfg.published_db.stat().st_mtime:
+            with written.open(newline="", encoding="utf-8") as fh:
+                return [row["note"] for row in csv.DictReader(fh) if row.get("note")]
+    except (OSError, KeyError, csv.Error):
+        pass
+    return published_notes(cfg.published_db, cfg.export_consent)
+
+
 def print_published_summary(cfg: _settings.Settings) -> None:
     import duckdb
 
@@ -256,9 +275,7 @@ def print_published_summary(cfg: _settings.Settings) -> None:
     print(f"\nCustomers per RFM segment as of {as_of} ({total:,} customers):")
     for segment, n in rows:
         print(f"  {segment:<{width}} {n:>8,}  {100 * n / total:5.1f}%")
-    from pipelines.defs.publish.consent import published_notes
-
-    for note in published_notes(cfg.published_db, cfg.export_consent):
+    for note in _consent_notes(cfg):
         print(f"  exports: {note}")
     print(f"\nPublished file (open read-only): {cfg.published_db}")
     print("Dagster UI: `make dev`, then open http://127.0.0.1:3000")

@@ -270,3 +270,27 @@ def test_the_command_keeps_its_exit_code_and_output_when_it_skips_python_teardow
         check=False,
     )
     assert crash.returncode == 1 and "ZeroDivisionError" in crash.stderr
+
+
+def test_the_run_summary_takes_consent_notes_from_the_export_set_of_the_last_publish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines import settings
+    from pipelines.cli import _consent_notes
+
+    monkeypatch.setenv("SEGMENTS_WAREHOUSE_DIR", str(tmp_path))
+    cfg = settings.load()
+    duckdb.connect(str(cfg.published_db)).close()  # published: no customers in it
+    current = cfg.exports_dir / "current"
+    current.mkdir(parents=True)
+    (current / "consent.csv").write_text(
+        "source,customers,without_consent_data,rule,note\n"
+        "crm,10,0,crm,\n"
+        "shop,5,5,crm,shop: no consent data for its 5 customers\n"
+    )
+    # written after the publish: read, not counted again
+    assert _consent_notes(cfg) == ["shop: no consent data for its 5 customers"]
+    # older than the published file (its exports failed): counted from the published files
+    published = cfg.published_db.stat().st_mtime
+    os.utime(current / "consent.csv", (published - 60, published - 60))
+    assert _consent_notes(cfg) == []

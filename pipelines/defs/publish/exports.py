@@ -169,6 +169,11 @@ def _create_export_tables(
         {"as_of": as_of, "include_no_consent": include_no_consent},
     )
     con.execute(
+        "create or replace temp table export_keys as "
+        "select distinct customer_key from export_members"
+    )
+    consent.create_source_id_lists(con, "export_keys", has_ids)
+    con.execute(
         """
         create or replace temp table export_customers as
         select
@@ -183,14 +188,16 @@ def _create_export_tables(
             $as_of::date as as_of_date,
             coalesce(c.has_consent, false) as has_marketing_consent,
             c.consent_basis,
-            c.source_ids
-        from (select distinct customer_key from export_members) as k
+            ids.source_ids
+        from export_keys as k
         left join build.marts.customer_facts as f
             on f.customer_key = k.customer_key and f.as_of_date = $as_of
         left join build.marts.dim_customers as d
             on d.customer_key = k.customer_key
         left join customer_consent as c
             on c.customer_key = k.customer_key
+        left join source_id_lists as ids
+            on ids.customer_key = k.customer_key
         """,
         {"as_of": as_of, "currency": currency},
     )
