@@ -116,7 +116,10 @@
     bound on the rows any history has per date.
 #}
 {% macro as_of_batches(by='as_of_date', dates_model='stg_meta__run_as_of_dates', population_model='int_customer_identity') -%}
-    {%- set budget = [(env_var('SEGMENTS_AS_OF_BATCH_ROWS', '') or var('as_of_batch_rows')) | int, 1] | max -%}
+    {#- a model whose batch holds more per row (customer_facts: three hash joins and an
+        aggregation in one statement) takes a share of the budget (config as_of_batch_share) -#}
+    {%- set share = config.get('as_of_batch_share', 1) | float -%}
+    {%- set budget = [((env_var('SEGMENTS_AS_OF_BATCH_ROWS', '') or var('as_of_batch_rows')) | int * share) | int, 1] | max -%}
     {%- set dates_relation = as_of_relation(dates_model) -%}
     {%- set population_relation = as_of_relation(population_model) -%}
     {%- set dates = run_query('select as_of_date from ' ~ dates_relation ~ ' order by as_of_date').columns[0].values() -%}
