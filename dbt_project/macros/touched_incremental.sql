@@ -313,6 +313,8 @@
         from touched_versions_{{ suffix }};
         drop table touched_versions_{{ suffix }};
         drop table touched_rebuilt_{{ suffix }};
+        {#- a guard that forced a rebuild leaves the fresh files' list behind -#}
+        drop table if exists {{ fresh_table }};
         {% if log_column %}
         {#- a rebuild rebuilds every model above (its rebuilt_at is in their fingerprints);
             entries older than every touched_incremental model's last build are read by none -#}

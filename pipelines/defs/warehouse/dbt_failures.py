@@ -33,6 +33,14 @@ from pipelines.lib.gate_report import (
 )
 
 FAILED = ("fail", "warn", "error")
+# DuckDB's error when a query needs more than its memory limit and cannot spill the rest
+OUT_OF_MEMORY = "Out of Memory Error"
+OUT_OF_MEMORY_FIX = (
+    "DuckDB reached its memory limit (SEGMENTS_DUCKDB_MEMORY_LIMIT, default 2GB): raise it "
+    "if the machine has the memory (e.g. SEGMENTS_DUCKDB_MEMORY_LIMIT=4GB), or compute the "
+    "history in smaller batches (SEGMENTS_AS_OF_BATCH_ROWS, default 10000000, e.g. 5000000), "
+    "then run again; the models already built are kept"
+)
 # The column generic tests name the offending value in (dbt's own test macros).
 VALUE_COLUMNS = ("unique_field", "value_field", "from_field")
 
@@ -200,10 +208,12 @@ def explain(
                 problems.append(DbtProblem(uid, result["status"], True, failure))
             else:
                 kind = uid.split(".")[0]
+                message = result.get("message") or ""
                 failure = GateFailure(
                     f"dbt {kind} {_asset_label(node)} failed",
-                    f"{_first_line(result.get('message'))} "
-                    f"(dbt_project/{node.get('original_file_path', '?')})",
+                    f"{_first_line(message)} "
+                    f"(dbt_project/{node.get('original_file_path', '?')})"
+                    + (f". {OUT_OF_MEMORY_FIX}" if OUT_OF_MEMORY in message else ""),
                 )
                 problems.append(DbtProblem(uid, result["status"], False, failure))
     finally:

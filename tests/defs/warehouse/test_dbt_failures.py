@@ -120,7 +120,27 @@ def test_an_errored_model_is_named_with_its_file(manifest, build_db) -> None:
         ]
     }
     [problem] = dbt_failures.explain(results, manifest, build_db)
-    assert problem.failure.headline == (
+    assert problem.failure.headline.startswith(
         "dbt model marts/customer_facts failed: Out of Memory Error: could not allocate "
+        "(dbt_project/models/marts/core/customer_facts.sql). DuckDB reached its memory limit"
+    )
+    # what to do: the two settings that give a model more room
+    assert "SEGMENTS_DUCKDB_MEMORY_LIMIT" in problem.failure.headline
+    assert "SEGMENTS_AS_OF_BATCH_ROWS" in problem.failure.headline
+
+
+def test_another_model_error_gets_no_memory_advice(manifest, build_db) -> None:
+    results = {
+        "results": [
+            {
+                "unique_id": "model.segments.customer_facts",
+                "status": "error",
+                "message": "Binder Error: column x not found",
+            }
+        ]
+    }
+    [problem] = dbt_failures.explain(results, manifest, build_db)
+    assert problem.failure.headline == (
+        "dbt model marts/customer_facts failed: Binder Error: column x not found "
         "(dbt_project/models/marts/core/customer_facts.sql)"
     )
