@@ -67,3 +67,12 @@
 {% macro customer_key(secret, identifier) -%}
     {{ dbt.hash(dbt.concat([secret, "':'", identifier])) }}
 {%- endmacro %}
+
+
+{#
+    The transaction_key of a generic receipt (int_transactions_unioned: source, then the
+    folder, since generic sources share one id space per folder, then the receipt id).
+#}
+{% macro generic_transaction_key(source_name, transaction_id) -%}
+    'generic:' || {{ source_name }} || ':' || {{ transaction_id }}
+{%- endmacro %}

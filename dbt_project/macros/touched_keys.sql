@@ -20,6 +20,8 @@
 {% macro touched_query(name, fresh, since) -%}
     {%- if name == 'event_visitors_touched_keys' -%}
         {{ event_visitors_touched_keys(fresh) }}
+    {%- elif name == 'generic_receipts_touched_keys' -%}
+        {{ generic_receipts_touched_keys(fresh) }}
     {%- elif name == 'identifiers_observed_touched_keys' -%}
         {{ identifiers_observed_touched_keys(fresh) }}
     {%- elif name == 'customer_identity_touched_keys' -%}
@@ -42,6 +44,14 @@
         {{ exceptions.raise_compiler_error(model.name ~ ": no touched query named '" ~ name ~ "' in macros/touched_keys.sql") }}
     {%- endif -%}
 {%- endmacro %}
+
+{# int_generic_receipts: the receipts with a line in a new file. #}
+{% macro generic_receipts_touched_keys(fresh) -%}
+    select {{ generic_transaction_key('source_name', 'transaction_id') }} as touched_key
+    from {{ ref('stg_generic__transaction_lines') }}
+    where _source_file in (select source_file from {{ fresh }})
+{%- endmacro %}
+
 
 {# int_event_visitors: the visitors with an event in a new file. #}
 {% macro event_visitors_touched_keys(fresh) -%}
@@ -184,7 +194,7 @@
     from {{ ref('stg_paypal__reversals') }}
     where _source_file in (select source_file from {{ fresh }})
     union all
-    select 'generic:' || source_name || ':' || transaction_id
+    select {{ generic_transaction_key('source_name', 'transaction_id') }}
     from {{ ref('stg_generic__transaction_lines') }}
     where _source_file in (select source_file from {{ fresh }})
 {%- endmacro %}

@@ -30,6 +30,9 @@ MODELS = (
     "marts.dim_customers",
     "marts.customer_source_ids",
 )
+# below int_identifiers_observed, rebuilt only by changes to its own files
+RECEIPTS = "intermediate.int_generic_receipts"
+EVERY_MODEL = (RECEIPTS, *MODELS)
 SELECT = (
     "--select",
     "+int_customer_purchase_days",
@@ -145,7 +148,7 @@ def assert_equal_to_a_rebuild(db: Path, dbt_work_dir: Path, tmp_path: Path) -> N
     rebuilt.parent.mkdir()
     shutil.copy(db, rebuilt)
     run_dbt(rebuilt, dbt_work_dir, "run", *SELECT, "--full-refresh")
-    for model in MODELS:
+    for model in EVERY_MODEL:
         rows = f"select * exclude ({BUILD_TIME[model]})" if model in BUILD_TIME else "select *"
         incremental = query(db, f"{rows} from {model}")
         assert incremental  # real rows on both sides
@@ -175,14 +178,14 @@ def db(first_build: Path, tmp_path: Path) -> Path:
 def test_new_files_recompute_the_touched_keys_and_equal_a_rebuild(
     db: Path, dbt_work_dir: Path, tmp_path: Path
 ) -> None:
-    before = {model: rebuilt_at(db, model) for model in MODELS}
+    before = {model: rebuilt_at(db, model) for model in EVERY_MODEL}
     keys_before = dict(
         query(db, "select identifier, customer_key from intermediate.int_customer_identity")
     )
     arrive(db)
     run_dbt(db, dbt_work_dir, "run", *SELECT)
     # the increment path, not a rebuild...
-    assert {model: rebuilt_at(db, model) for model in MODELS} == before
+    assert {model: rebuilt_at(db, model) for model in EVERY_MODEL} == before
     # ... that gives what a rebuild gives
     assert_equal_to_a_rebuild(db, dbt_work_dir, tmp_path)
     # the new Stripe charge merged two known customers: their identifiers were rekeyed, and
@@ -195,10 +198,10 @@ def test_new_files_recompute_the_touched_keys_and_equal_a_rebuild(
     assert rekeyed
     assert {i for i, _, at in rows if i in keys_before and at > first_build} == rekeyed
     # the new files are consumed: a second build with nothing new changes nothing
-    rows = {model: query(db, f"select count(*) from {model}") for model in MODELS}
+    rows = {model: query(db, f"select count(*) from {model}") for model in EVERY_MODEL}
     run_dbt(db, dbt_work_dir, "run", *SELECT)
-    assert {model: query(db, f"select count(*) from {model}") for model in MODELS} == rows
-    assert {model: rebuilt_at(db, model) for model in MODELS} == before
+    assert {model: query(db, f"select count(*) from {model}") for model in EVERY_MODEL} == rows
+    assert {model: rebuilt_at(db, model) for model in EVERY_MODEL} == before
 
 
 def test_a_receipt_across_an_old_and_a_new_file_rebuilds(
@@ -258,8 +261,23 @@ def test_a_rebuild_below_a_view_rebuilds_the_models_reading_it(
             "delete from meta.dbt_touched_increments "
             "where model = 'intermediate.int_transactions_unified'"
         )
-    before = {m: rebuilt_at(db, m) for m in ("marts.dim_customers", *MODELS[:3])}
+    below = (RECEIPTS, *MODELS[:3])
+    before = {m: rebuilt_at(db, m) for m in ("marts.dim_customers", *below)}
     run_dbt(db, dbt_work_dir, "run", *SELECT)
     assert rebuilt_at(db, "marts.dim_customers") != before["marts.dim_customers"]
     # the models below unified and beside it were not rebuilt
-    assert {m: rebuilt_at(db, m) for m in MODELS[:3]} == {m: before[m] for m in MODELS[:3]}
+    assert {m: rebuilt_at(db, m) for m in below} == {m: before[m] for m in below}
+
+
+def test_a_rebuild_of_the_receipts_rebuilds_the_readers_of_the_transactions_view(
+    db: Path, dbt_work_dir: Path, tmp_path: Path
+) -> None:
+    # int_identifiers_observed and int_transactions_unified read the receipts through the
+    # int_transactions_unioned view: a rebuild of the receipts must rebuild both
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"delete from meta.dbt_touched_increments where model = '{RECEIPTS}'")
+    readers = ("intermediate.int_identifiers_observed", "intermediate.int_transactions_unified")
+    before = {m: rebuilt_at(db, m) for m in readers}
+    run_dbt(db, dbt_work_dir, "run", *SELECT)
+    assert all(rebuilt_at(db, m) != before[m] for m in readers)
+    assert_equal_to_a_rebuild(db, dbt_work_dir, tmp_path)

@@ -13,7 +13,10 @@
 
     A view, not a table: its two readers (int_identifiers_observed, int_transactions_unified)
     each compute it again, which costs them ~3.5 s together at 10M transactions, while
-    writing it as a table cost ~12.5 s of its ~15.5 s (2026-12-03, docs/performance.md). Its
+    writing it as a table cost ~12.5 s of its ~15.5 s (2026-12-03, docs/performance.md). The
+    generic receipts, whose lines must be ranked and grouped, come from a table of their own
+    (int_generic_receipts, incremental by receipt): in the view they were most of what a
+    daily run's readers paid for it (2026-12-04). Its
     guarantees are checked where the rows are written: int_transactions_unified's contract
     (NOT NULL key, currency and amounts) and fct_transactions' unique transaction_key.
 -#}
@@ -36,8 +39,8 @@ paypal_reversals as (
     select * from {{ ref('stg_paypal__reversals') }}
 ),
 
-generic_lines as (
-    select * from {{ ref('stg_generic__transaction_lines') }}
+generic_receipts as (
+    select * from {{ ref('int_generic_receipts') }}
 ),
 
 shopify as (
@@ -127,42 +130,27 @@ paypal as (
     where paypal_payments.is_purchase
 ),
 
-generic_lines_ranked as (
-    -- The receipt's category is the one of its largest line (ties: alphabetical).
-    select
-        *,
-        row_number() over (
-            partition by source_name, transaction_id
-            order by abs(amount) desc, product_category, transaction_line_id
-        ) as line_rank
-    from generic_lines
-),
-
 generic as (
-    -- A receipt's positive lines are the sale, its negative lines refunds. A return booked on
-    -- its own receipt (only negative lines) stays a transaction with zero gross: it lowers the
-    -- customer's net revenue but is not a purchase (is_purchase is false downstream).
+    -- one row per receipt, ranked and summed in int_generic_receipts
     select
-        'generic' as source,
-        source_name as channel,
+        source,
+        channel,
         transaction_id,
-        'generic_customer' as account_type,
-        max(case when line_rank = 1 then source_name || ':' || source_customer_id end) as account_id,
-        max(case when line_rank = 1 then customer_email end) as customer_email,
-        max(case when line_rank = 1 then customer_phone end) as customer_phone,
-        cast(null as {{ dbt.type_string() }}) as city,
-        max(case when line_rank = 1 then country_code end) as country_code,
-        min(occurred_at) as transacted_at,
-        max(case when line_rank = 1 then currency end) as currency,
-        cast(sum(case when amount > 0 then amount else 0 end) as decimal(18, 4)) as gross_amount,
-        cast(sum(case when amount < 0 then -amount else 0 end) as decimal(18, 4)) as refunded_amount,
-        -- a generic mapping has no discount column: unknown, not "no discount"
-        cast(null as boolean) as has_discount,
-        max(case when line_rank = 1 then product_category end) as product_category,
-        false as is_disputed,
-        max(_source_file) as _source_file
-    from generic_lines_ranked
-    group by source_name, transaction_id
+        account_type,
+        account_id,
+        customer_email,
+        customer_phone,
+        city,
+        country_code,
+        transacted_at,
+        currency,
+        gross_amount,
+        refunded_amount,
+        has_discount,
+        product_category,
+        is_disputed,
+        _source_file
+    from generic_receipts
 ),
 
 unioned as (
