@@ -40,7 +40,10 @@ from __future__ import annotations
 
 import csv
 import os
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -61,6 +64,7 @@ from pipelines.defs.publish.membership import (
     resolve_segment,
 )
 from pipelines.defs.publish.versioned_dir import current_version, staged_version
+from pipelines.lib import duck
 from pipelines.lib.duck import sql_str
 
 __all__ = ["ExportError", "SegmentRef", "export_segment", "refresh_exports"]
@@ -134,7 +138,7 @@ def _create_export_tables(
     include_no_consent: bool,
     consent_rules: tuple[tuple[str, str], ...] = (),
 ) -> list[consent.SourceConsent]:
-    """Temp tables for `_copy_segment`; returns the consent coverage per source.
+    """The tables `_copy_segment` reads; returns the consent coverage per source.
 
     `export_members` (segment_family, segment, suggested_action, customer_key): the members
     of `segments` who may be written, sorted by segment and customer, so a segment's COPY
@@ -153,9 +157,11 @@ def _create_export_tables(
         "insert into wanted values (?, ?, ?)",
         [(s.family, s.label, actions[(s.family, s.label)]) for s in segments],
     )
+    # export_members and export_customers are tables of the session's own in-memory database,
+    # not temp tables: the COPYs read them from worker cursors (refresh_exports)
     con.execute(
         f"""
-        create or replace temp table export_members as
+        create or replace table export_members as
         with members as ({members_sql(selects)})
         select m.segment_family, m.segment, w.suggested_action, m.customer_key
         from members as m
@@ -175,7 +181,7 @@ def _create_export_tables(
     consent.create_source_id_lists(con, "export_keys", has_ids)
     con.execute(
         """
-        create or replace temp table export_customers as
+        create or replace table export_customers as
         select
             k.customer_key,
             d.first_name,
@@ -239,6 +245,37 @@ def _copy_segment(con: duckdb.DuckDBPyConnection, segment: SegmentRef, target: P
         f"to {sql_str(os.fspath(target))} (format csv, header true)",
         [segment.family, segment.label],
     ).fetchone()[0]
+
+
+def _copy_segments(
+    con: duckdb.DuckDBPyConnection, targets: dict[SegmentRef, Path]
+) -> dict[SegmentRef, int]:
+    """`_copy_segment` for every segment, on as many worker cursors as DuckDB has threads,
+    largest segments first; returns the rows written per segment. One COPY leaves cores idle
+    (a small segment's file is written by one thread): at 10M transactions the 55 files took
+    ~30% less time on two cores than one after another (docs/performance.md)."""
+    todo = sorted(targets, key=lambda s: -s.members)
+    rows: dict[SegmentRef, int] = {}
+    lock = threading.Lock()
+
+    def work(cur: duckdb.DuckDBPyConnection) -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                segment = todo.pop(0)
+            rows[segment] = _copy_segment(cur, segment, targets[segment])
+
+    workers = min(duck.threads(con), len(todo))
+    if workers <= 1:
+        work(con)
+        return rows
+    with ExitStack() as stack:
+        cursors = [stack.enter_context(duck.cursor(con)) for _ in range(workers)]
+        with ThreadPoolExecutor(workers, thread_name_prefix="exports") as pool:
+            for future in [pool.submit(work, cur) for cur in cursors]:
+                future.result()  # a worker's error (or Ctrl-C) fails the export set
+    return rows
 
 
 def default_output(exports_dir: Path, segment: SegmentRef, as_of: date) -> Path:
@@ -337,9 +374,9 @@ def refresh_exports(
         with staged_version(exports_dir) as staging:
             os.chmod(staging, PRIVATE_DIR_MODE)
             for s in segments:
-                target = staging / names[s]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                written.append((s, Path(names[s]), _copy_segment(con, s, target)))
+                (staging / names[s]).parent.mkdir(parents=True, exist_ok=True)
+            rows = _copy_segments(con, {s: staging / names[s] for s in segments})
+            written.extend((s, Path(names[s]), rows[s]) for s in segments)
             with open(staging / INDEX_NAME, "w", newline="", encoding="utf-8") as fh:
                 out = csv.writer(fh)
                 out.writerow(
