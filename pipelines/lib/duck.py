@@ -11,8 +11,9 @@ import re
 import signal
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -124,6 +125,26 @@ def cursor(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection
             yield cur
     finally:
         cur.close()
+
+
+def on_worker_cursors(
+    con: duckdb.DuckDBPyConnection,
+    work: Callable[[duckdb.DuckDBPyConnection], None],
+    jobs: int,
+    name: str,
+) -> None:
+    """Run `work(cursor)` on min(DuckDB's threads, `jobs`) worker threads at once, each with
+    its own `cursor` of `con`'s database (`work` takes its jobs from a queue of its own); on
+    `con` itself when that is one. A worker's error (or Ctrl-C) is raised here."""
+    workers = min(threads(con), jobs)
+    if workers <= 1:
+        work(con)
+        return
+    with ExitStack() as stack:
+        cursors = [stack.enter_context(cursor(con)) for _ in range(workers)]
+        with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
+            for future in [pool.submit(work, cur) for cur in cursors]:
+                future.result()
 
 
 def threads(con: duckdb.DuckDBPyConnection) -> int:

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -231,15 +229,8 @@ def _stage_files(
             outcomes[cand.file.rel] = (cand.file, encoding) if encoding is not None else None
         outcomes.update(stager.finish())
 
-    workers = min(duck.threads(con), len(ranked))
-    if workers <= 1:
-        work(con)
-        return outcomes
-    with ExitStack() as stack:
-        cursors = [stack.enter_context(duck.cursor(con)) for _ in range(workers)]
-        with ThreadPoolExecutor(workers, thread_name_prefix=f"ingest-{spec.name}") as pool:
-            for future in [pool.submit(work, cur) for cur in cursors]:
-                future.result()  # a worker's unexpected error (or Ctrl-C) fails the load
+    # a worker's unexpected error (or Ctrl-C) fails the load
+    duck.on_worker_cursors(con, work, len(ranked), f"ingest-{spec.name}")
     return outcomes
 
 

@@ -42,8 +42,6 @@ import csv
 import os
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -266,15 +264,8 @@ def _copy_segments(
                 segment = todo.pop(0)
             rows[segment] = _copy_segment(cur, segment, targets[segment])
 
-    workers = min(duck.threads(con), len(todo))
-    if workers <= 1:
-        work(con)
-        return rows
-    with ExitStack() as stack:
-        cursors = [stack.enter_context(duck.cursor(con)) for _ in range(workers)]
-        with ThreadPoolExecutor(workers, thread_name_prefix="exports") as pool:
-            for future in [pool.submit(work, cur) for cur in cursors]:
-                future.result()  # a worker's error (or Ctrl-C) fails the export set
+    # a worker's error (or Ctrl-C) fails the export set
+    duck.on_worker_cursors(con, work, len(todo), "exports")
     return rows
 
 
