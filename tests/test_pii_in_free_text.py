@@ -155,12 +155,15 @@ def leaky(tmp_path_factory: pytest.TempPathFactory):
                 os.environ[k] = v
 
 
-def _leaks(text: str, planter: Planter) -> list[str]:
-    """What in `text` (one published value, or a whole file's text) is planted or personal."""
+def _leaks(text: str, planter: Planter, *, any_email: bool = True) -> list[str]:
+    """What in `text` (one published value, or a whole file's text) is planted or personal.
+    `any_email=False` looks for the planted values only: in a binary file's bytes, compressed
+    data matches the shape of an email now and then (`%J@WQQR4.PWWO` failed a CI run)."""
     low = text.lower()
     found = [t for t in planter.tokens if t in low]
     found += [e for e in planter.own_emails if e in low]
-    found += EMAIL.findall(text)
+    if any_email:
+        found += EMAIL.findall(text)
     if len(text) < 200:  # one value: any spelling of the number has its digits in a row
         digits_only = re.sub(r"\D", "", text)
         found += [d for d in planter.digits if d in digits_only]
@@ -195,7 +198,9 @@ def test_no_published_table_holds_a_planted_email_or_phone(leaky):
                     leaks.setdefault(f"{schema}.{table}", []).extend(found)
     assert len(tables) >= 5
     assert leaks == {}
-    assert _leaks(published.read_bytes().decode("latin-1"), leaky["planter"]) == []
+    # the bytes too (dictionaries, comments, freed blocks): the planted values, by their tokens
+    raw = published.read_bytes().decode("latin-1")
+    assert _leaks(raw, leaky["planter"], any_email=False) == []
 
 
 def test_no_parquet_file_holds_a_planted_email_or_phone(leaky):
