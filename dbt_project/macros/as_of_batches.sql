@@ -272,6 +272,9 @@
         {% if backup_relation is not none %}
             {{ adapter.drop_relation(backup_relation) }}
         {% endif %}
+        {% call statement('as_of_dates_written') -%}
+            {{ log_as_of_dates_written(target_relation, dates_relation, rebuilt=true) }}
+        {%- endcall %}
     {% else %}
         {#- the new schema, from the query's plan (no rows), for on_schema_change -#}
         {%- set schema_relation = make_intermediate_relation(target_relation, suffix='__dbt_schema') -%}
@@ -291,6 +294,9 @@
                 insert into {{ target_relation }} by name {{ as_of_batch_sql(compiled_code, batch) }}
             {%- endcall %}
         {% endfor %}
+        {% call statement('as_of_dates_written') -%}
+            {{ log_as_of_dates_written(target_relation, dates_relation, rebuilt=false) }}
+        {%- endcall %}
     {% endif %}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}
@@ -300,3 +306,54 @@
 
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+
+{#
+    The write log of the as_of_incremental tables, for the publish (pipelines/defs/publish):
+    meta.as_of_dates_written holds, per table and as-of date, a random id drawn every time
+    the table's rows of that date are written (random, not a counter: a build database made
+    again from the landing zone must not repeat the ids of the one before). The publish keeps
+    each date's fingerprint with the id it saw, and hashes again only the dates written
+    since: one date of the snapshot history instead of all 69M rows at 10M transactions.
+    Written in the model's own transaction, so the log and the rows agree. A rebuilt table's
+    earlier entries go: it now holds the run's dates only. A table that has history but no
+    entries yet (built before the log existed) gets an id for every date it holds, so each
+    is hashed once more and then kept.
+#}
+{% macro log_as_of_dates_written(relation, dates_relation, rebuilt) -%}
+    {%- set name = relation.schema ~ '.' ~ relation.identifier -%}
+    {%- set unlogged = not rebuilt -%}
+    {%- if not rebuilt -%}
+        {%- set log_exists = run_query(
+            "select count(*) from duckdb_tables() where database_name = current_database() "
+            ~ "and schema_name = 'meta' and table_name = 'as_of_dates_written'"
+        ).columns[0].values()[0] -%}
+        {%- if log_exists -%}
+            {%- set unlogged = run_query(
+                "select count(*) = 0 from meta.as_of_dates_written where relation = '" ~ name ~ "'"
+            ).columns[0].values()[0] -%}
+        {%- endif -%}
+    {%- endif %}
+    create schema if not exists meta;
+    create table if not exists meta.as_of_dates_written (
+        relation varchar not null,
+        as_of_date date not null,
+        written_in varchar not null
+    );
+    delete from meta.as_of_dates_written
+    where relation = '{{ name }}'
+    {%- if not rebuilt %}
+      and as_of_date in (select as_of_date from {{ dates_relation }})
+    {%- endif %};
+    insert into meta.as_of_dates_written
+    select '{{ name }}', as_of_date, cast(uuid() as varchar)
+    from {{ dates_relation }}
+    {%- if unlogged %};
+    insert into meta.as_of_dates_written
+    select '{{ name }}', as_of_date, cast(uuid() as varchar)
+    from (select distinct as_of_date from {{ relation }}) as held
+    where as_of_date not in (
+        select as_of_date from meta.as_of_dates_written where relation = '{{ name }}'
+    )
+    {%- endif %}
+{%- endmacro %}

@@ -172,6 +172,21 @@ def test_history_holds_every_date_once(incremental_db):
     assert [d for (d,) in transition_dates] == DATES[1:]
 
 
+def written(db: Path) -> dict[tuple[str, date], str]:
+    """dbt's write log (macro log_as_of_dates_written): (table, date) → write id."""
+    rows = query(db, "select relation, as_of_date, written_in from meta.as_of_dates_written")
+    return {(relation, day): write for relation, day, write in rows}
+
+
+def test_the_write_log_names_every_date_of_the_incremental_history_once(incremental_db):
+    log = written(incremental_db)
+    for table in AS_OF_INCREMENTAL_TABLES:
+        # every run's dates, with rows or not (the first date has no transitions)
+        assert sorted(d for t, d in log if t == table) == DATES, table
+    # one id per write: dates of different runs never share one
+    assert len(set(log.values())) == len(log)
+
+
 def test_customer_facts_of_a_run_equal_the_rebuilds_rows_of_those_dates(scratch_db, incremental_db):
     # customer_facts holds the last run's dates only; its rows do not depend on the batch.
     last = BATCHES[-1]
@@ -191,8 +206,14 @@ def test_a_backfill_of_an_earlier_date_never_moves_the_present_back(incremental_
     shutil.copy(incremental_db, db)
     present = query(db, "select count(*), bit_xor(hash(t)) from marts.customer_segments t")
     earlier = date(2023, 6, 30)  # before every date built so far
+    before = written(db)
     build(db, tmp_path, [earlier])
 
+    # the write log gives the backfilled date an id and keeps every other date's: the
+    # publish hashes that date only
+    after = written(db)
+    assert {k: v for k, v in after.items() if k[1] != earlier} == before
+    assert {k for k in after if k[1] == earlier} == {(t, earlier) for t in AS_OF_INCREMENTAL_TABLES}
     assert query(db, "select distinct as_of_date from marts.customer_segments") == [(DATES[-1],)]
     assert query(db, "select count(*), bit_xor(hash(t)) from marts.customer_segments t") == present
     dates = query(db, "select distinct as_of_date from marts.segment_snapshots order by 1")
@@ -257,3 +278,20 @@ def test_incremental_runs_in_batches_of_dates_equal_a_rebuild(
     rows, only_batched, only_rebuild = differences(batched_incremental_db, scratch_db, table)
     assert rows > 0
     assert (only_batched, only_rebuild) == (0, 0)
+
+
+def test_a_history_from_before_the_write_log_gets_an_id_for_every_date(
+    incremental_db, tmp_path: Path
+):
+    """A warehouse built before the log existed: its next run logs every date its history
+    tables hold (each hashed once more by the publish), not only the run's own."""
+    db = tmp_path / "build.duckdb"
+    shutil.copy(incremental_db, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("drop table meta.as_of_dates_written")
+    build(db, tmp_path, DATES[-1:])
+
+    log = written(db)
+    for table in AS_OF_INCREMENTAL_TABLES:
+        dates = [d for (d,) in query(db, f"select distinct as_of_date from {table} order by 1")]
+        assert sorted(d for t, d in log if t == table) == dates, table

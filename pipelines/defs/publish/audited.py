@@ -35,7 +35,6 @@ from pipelines.defs.publish.publish import (
     PUBLISHED_TABLES,
     PublishedTable,
     PublishResult,
-    SourcePrints,
     publish,
 )
 from pipelines.lib.duck import DatabaseBusyError, connect, quote_ident, sql_str
@@ -151,10 +150,8 @@ def publish_audited(
     audited_db: Path,
     *,
     incremental: bool = True,
-    source_prints: SourcePrints | None = None,
 ) -> PublishResult:
-    """Publish AUDITED_TABLES (+ quarantine counts) from `build_db` to `audited_db` (0600).
-    `source_prints`: shared with the BI file's publish of the same build (SourcePrints)."""
+    """Publish AUDITED_TABLES (+ quarantine counts) from `build_db` to `audited_db` (0600)."""
     return publish(
         build_db,
         audited_db,
@@ -164,7 +161,6 @@ def publish_audited(
         documented={},
         incremental=incremental,
         file_mode=0o600,
-        source_prints=source_prints,
     )
 
 
@@ -235,9 +231,6 @@ def publish_with_audited(
 ) -> tuple[PublishResult, PublishResult]:
     """Publish the companion `audited.duckdb` beside `published_db`, then the BI file itself
     (publish.publish with `kwargs`). The companion goes first: if the BI swap then fails,
-    readers see new contacts with the previous membership, never unaudited data. Both read
-    the same build, so fingerprints of its relations computed by the first are reused by the
-    second (the snapshot history's, which also gives the audited file its kept dates)."""
-    shared: SourcePrints = {}
-    audited = publish_audited(build_db, published_db.with_name(AUDITED_NAME), source_prints=shared)
-    return publish(build_db, published_db, source_prints=shared, **kwargs), audited
+    readers see new contacts with the previous membership, never unaudited data."""
+    audited = publish_audited(build_db, published_db.with_name(AUDITED_NAME))
+    return publish(build_db, published_db, **kwargs), audited

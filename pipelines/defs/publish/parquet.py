@@ -37,6 +37,7 @@ import duckdb
 from pipelines.defs.publish.publish import (
     PUBLISHED_TABLES,
     fingerprints,
+    slice_predicate,
     slice_table,
     stored_fingerprints,
 )
@@ -149,6 +150,7 @@ def _write_history(
     con: duckdb.DuckDBPyConnection,
     table: str,
     key: str,
+    key_type: str,
     staging: Path,
     prints: Prints,
     types: str,
@@ -156,9 +158,10 @@ def _write_history(
     before: dict,
 ) -> tuple[dict, int]:
     """A folder of files that together hold the table, each file a set of `key` values (as-of
-    dates). A previous file whose every date is unchanged is hard-linked; the new or changed
-    dates are written as one new file. Past MAX_FILES files the table is written as one file
-    again. Returns (manifest entry, as-of dates written)."""
+    dates; `key_type`: the column's DuckDB type). A previous file whose every date is
+    unchanged is hard-linked; the new or changed dates are written as one new file. Past
+    MAX_FILES files the table is written as one file again. Returns (manifest entry, as-of
+    dates written)."""
     folder = staging / table
     folder.mkdir()
     total = sum(n for n, _ in prints.values())
@@ -191,7 +194,7 @@ def _write_history(
         select = f"select * from main.{quote_ident(table)}"
         if len(todo) < len(slices):
             slice_table(con, todo)
-            select += f" where {quote_ident(key)}::VARCHAR in (select k from _slices)"
+            select += f" where {slice_predicate(key, key_type)}"
         rows = _copy(con, select, staging / rel)
         entry["files"].append({"file": rel, "slices": todo, "rows": rows})
     return entry, len(todo)
@@ -247,8 +250,9 @@ def refresh_parquet(published_db: Path, parquet_dir: Path) -> ParquetSet:
                         con, table, staging, f"{n}:{digest}:{types}", previous, before
                     )
                 else:
+                    key_type = dict(columns)[key]
                     entry, n_written = _write_history(
-                        con, table, key, staging, prints, types, previous, before
+                        con, table, key, key_type, staging, prints, types, previous, before
                     )
                     slices_written[table] = n_written
                     changed = n_written > 0 or before.get("fingerprint") != entry["fingerprint"]

@@ -283,22 +283,70 @@ def test_audited_history_keeps_the_dates_the_snapshot_history_has(full_build: Pa
     assert set(_dates(audited, "marts.customer_facts")) == set(facts) - {oldest}
 
 
-def test_the_two_publishes_of_a_run_fingerprint_the_snapshot_history_once(
+def test_a_publish_hashes_only_the_dates_the_build_wrote_since_the_last(
     full_build: Path, tmp_path: Path
 ):
-    """The audited file's kept dates come from the snapshot history's fingerprints, which
-    the BI publish then reuses: one scan of the largest table instead of two, and the
-    same fingerprints as computed alone."""
-    shared: dict = {}
-    audited = publish_audited(full_build, tmp_path / "audited.duckdb", source_prints=shared)
-    snapshots = [source for source, key in shared if "segment_snapshots" in source]
-    assert len(snapshots) == 1
-    published = publish(full_build, tmp_path / "segments.duckdb", source_prints=shared)
-    # the BI publish found the same relation in the cache: no second entry
-    assert [source for source, key in shared if "segment_snapshots" in source] == snapshots
-    alone = publish(full_build, tmp_path / "alone" / "segments.duckdb")
-    assert _fingerprints(published.path) == _fingerprints(alone.path)
-    assert audited.changes["customer_facts"] == "new"
+    """The snapshot history's dates keep their stored fingerprints while dbt's write log
+    (meta.as_of_dates_written) gives them the id the last publish saw: a date is hashed
+    again, and rewritten, only when dbt wrote it since. The stored fingerprints are those a
+    publish computing every date from scratch stores."""
+    build = tmp_path / "build.duckdb"
+    shutil.copy(full_build, build)
+    target = tmp_path / "segments.duckdb"
+    first = publish(build, target)
+    with duckdb.connect(str(build), read_only=True) as con:
+        log = dict(
+            con.execute(
+                "select as_of_date::varchar, written_in from meta.as_of_dates_written "
+                "where relation = 'marts.segment_snapshots'"
+            ).fetchall()
+        )
+    dates = _dates(target, "main.segment_snapshots")
+    assert len(dates) > 1 and set(log) == {str(d) for d in dates}
+    with duckdb.connect(str(target), read_only=True) as con:
+        stored = dict(
+            con.execute(
+                "select slice, written_in from _publish.slice_versions "
+                "where table_name = 'segment_snapshots'"
+            ).fetchall()
+        )
+    assert stored == log and first.changes["segment_snapshots"] == "new"
+
+    oldest, latest = min(dates), max(dates)
+    with duckdb.connect(str(build)) as con:
+        # rows changed behind dbt's back (no log entry) stay unseen: proof nothing was hashed
+        con.execute(
+            "update marts.segment_snapshots set rfm_segment = 'x' where as_of_date = ?",
+            [oldest],
+        )
+    assert publish(build, target).changes["segment_snapshots"] == "unchanged"
+
+    with duckdb.connect(str(build)) as con:
+        # what dbt does when it writes a date: new rows and a new id in the log
+        con.execute(
+            "update marts.segment_snapshots set rfm_segment = 'y' where as_of_date = ?", [latest]
+        )
+        con.execute(
+            "update meta.as_of_dates_written set written_in = 'a new write' "
+            "where relation = 'marts.segment_snapshots' and as_of_date = ?",
+            [latest],
+        )
+    daily = publish(build, target)
+    assert daily.changes["segment_snapshots"] == f"1 of {len(dates)} as_of_date values written"
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute(
+            "select count(*) from segment_snapshots where rfm_segment = 'y'"
+        ).fetchone()[0] == len(dates[latest])
+
+    # a build without the log (older, or made again) has every date hashed: the oldest
+    # date's change is found, and the fingerprints are those of a publish from scratch
+    with duckdb.connect(str(build)) as con:
+        con.execute("drop table meta.as_of_dates_written")
+    assert publish(build, target).changes["segment_snapshots"] == (
+        f"1 of {len(dates)} as_of_date values written"
+    )
+    alone = publish(build, tmp_path / "alone" / "segments.duckdb")
+    assert _fingerprints(target) == _fingerprints(alone.path)
 
 
 def _fingerprints(path: Path) -> list:
