@@ -293,10 +293,13 @@ def fingerprints(
     if key is None:
         n, h = con.execute(f"select {digest} from {relation}").fetchone()
         return {None: (n, h or "0")}
+    # grouped by the key itself and cast to text per slice: casting every row first cost
+    # ~1 s per 69M rows
     return {
         k: (n, h or "0")
         for k, n, h in con.execute(
-            f"select {quote_ident(key)}::VARCHAR, {digest} from {relation} group by 1"
+            f"select k::VARCHAR, n, h from (select {quote_ident(key)} as k, count(*) as n, "
+            f"sum(hash({cols})::HUGEINT)::VARCHAR as h from {relation} group by 1)"
         ).fetchall()
     }
 
@@ -367,7 +370,8 @@ def _history_prints(
         return fingerprints(con, source, columns, key)
     counts = dict(
         con.execute(
-            f"select {quote_ident(key)}::VARCHAR, count(*) from {source} group by 1"
+            f"select k::VARCHAR, n from (select {quote_ident(key)} as k, count(*) as n "
+            f"from {source} group by 1)"
         ).fetchall()
     )
     if None in counts:  # a null key is in no slice list: hash everything
