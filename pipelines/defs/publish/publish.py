@@ -455,11 +455,11 @@ def _publish_table(
     wanted_types = [(c, types[c]) for c in columns]
     key = table.history_key if table.history_key in columns else None
     signature = _signature(wanted_types, key)
+    kept = stored.get(table.name)  # (signature, {slice: print}) the last publish stored
     if key is None:
         new = fingerprints(con, source, columns, key)
     else:
         log = _write_log(con, table.source)
-        kept = stored.get(table.name)
         new = _history_prints(
             con,
             source,
@@ -481,7 +481,6 @@ def _publish_table(
         if keep and previous and current is None:
             _copy_kept_dates(con, table, types, previous, signature, keep, new, written)
         return "new" if current is None else "replaced"
-    kept = stored.get(table.name)
     old = kept[1] if kept and kept[0] == signature else fingerprints(con, target, columns, key)
     if keep:
         # the published dates the build no longer computes but still has history for stay
@@ -521,8 +520,8 @@ def _kept_dates(con: duckdb.DuckDBPyConnection, relation: str, key: str) -> set[
     return {
         k
         for (k,) in con.execute(
-            f"select distinct {quote_ident(key)}::VARCHAR "
-            f"from build.{quote_ident(schema)}.{quote_ident(name)}"
+            f"select k::VARCHAR from (select distinct {quote_ident(key)} as k "
+            f"from build.{quote_ident(schema)}.{quote_ident(name)})"
         ).fetchall()
     }
 
