@@ -134,16 +134,24 @@ ordered_dates as (
     from snapshot_dates
 ),
 
+{%- set label_columns = [
+    'recency_days', 'frequency', 'monetary', 'r_score', 'f_score', 'm_score', 'fm_score',
+    'lifecycle_status', 'value_tier', 'is_near_threshold', 'engagement_score', 'engagement_band',
+    'is_browser_not_buyer', 'purchase_recency_window', 'price_sensitivity', 'preferred_channel',
+    'preferred_category',
+] %}
+
 history as (
-    -- the run's rows and the last earlier snapshot's, segment only: the windows below sort
-    -- these five columns, and the labels join back afterwards (sorting every label through
-    -- both windows was most of this model's time)
+    -- the run's rows with every label, and the last earlier snapshot's rows (segment only)
     select
         customer_key,
         as_of_date,
         rfm_segment,
         is_from_earlier_run,
-        earlier_rfm_segment_changed_date
+        earlier_rfm_segment_changed_date,
+        {%- for column in label_columns %}
+        {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
     from labels
     union all
     select
@@ -151,7 +159,10 @@ history as (
         as_of_date,
         rfm_segment,
         true,
-        rfm_segment_changed_date
+        rfm_segment_changed_date,
+        {%- for column in label_columns %}
+        null{{ "," if not loop.last }}
+        {%- endfor %}
     from last_earlier_snapshot
 ),
 
@@ -193,33 +204,30 @@ change_dates as (
 
 final as (
     select
-        labels.customer_key,
-        labels.as_of_date,
-        labels.recency_days,
-        labels.frequency,
-        labels.monetary,
-        labels.r_score,
-        labels.f_score,
-        labels.m_score,
-        labels.fm_score,
-        labels.rfm_segment,
-        change_dates.previous_rfm_segment,
-        change_dates.rfm_segment_changed_date,
-        labels.lifecycle_status,
-        labels.value_tier,
-        labels.is_near_threshold,
-        labels.engagement_score,
-        labels.engagement_band,
-        labels.is_browser_not_buyer,
-        labels.purchase_recency_window,
-        labels.price_sensitivity,
-        labels.preferred_channel,
-        labels.preferred_category
+        customer_key,
+        as_of_date,
+        recency_days,
+        frequency,
+        monetary,
+        r_score,
+        f_score,
+        m_score,
+        fm_score,
+        rfm_segment,
+        previous_rfm_segment,
+        rfm_segment_changed_date,
+        lifecycle_status,
+        value_tier,
+        is_near_threshold,
+        engagement_score,
+        engagement_band,
+        is_browser_not_buyer,
+        purchase_recency_window,
+        price_sensitivity,
+        preferred_channel,
+        preferred_category
     from change_dates
-    inner join labels
-        on change_dates.customer_key = labels.customer_key
-        and change_dates.as_of_date = labels.as_of_date
-    where not change_dates.is_from_earlier_run
+    where not is_from_earlier_run
 )
 
 select * from final
