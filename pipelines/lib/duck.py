@@ -231,9 +231,14 @@ def sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def table_exists(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, catalog: str | None = None
+) -> bool:
+    """Whether `schema.table` exists; in the attached database `catalog` only, when given
+    (a session with several files attached may hold the same name in each)."""
     row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, table],
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
+        " AND (? IS NULL OR table_catalog = ?)",
+        [schema, table, catalog, catalog],
     ).fetchone()
     return bool(row and row[0])

@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.defs.publish.contract_doc import DocTable, load_schema_doc
-from pipelines.lib.duck import connect, quote_ident, sql_str
+from pipelines.lib.duck import connect, quote_ident, sql_str, table_exists
 
 
 @dataclass(frozen=True)
@@ -320,12 +320,7 @@ def _write_log(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:
     """{as-of date as text: write id} of the build relation `schema.table` from the
     build's write log; empty when the build has no log (e.g. older) or none for `source`."""
     schema, name = WRITE_LOG
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where database_name = 'build' "
-        "and schema_name = ? and table_name = ?",
-        [schema, name],
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, schema, name, catalog="build"):
         return {}
     return dict(
         con.execute(
@@ -337,12 +332,7 @@ def _write_log(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:
 
 def stored_slice_versions(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, dict]:
     """table → {slice: write id} as the last publish stored them (SLICE_VERSIONS)."""
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where database_name = ? "
-        "and schema_name = '_publish' and table_name = 'slice_versions'",
-        [catalog],
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, *SLICE_VERSIONS.split("."), catalog=catalog):
         return {}
     out: dict[str, dict] = {}
     for table, piece, number in con.execute(
@@ -407,12 +397,7 @@ def stored_fingerprints(
 ) -> dict[str, tuple[str, dict[str | None, tuple[int, str]]]]:
     """table → (column signature, {slice: (rows, digest)}) as the last publish stored them;
     empty when the file has none (written by an older version)."""
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where database_name = ? "
-        "and schema_name = '_publish' and table_name = 'fingerprints'",
-        [catalog],
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, *FINGERPRINTS.split("."), catalog=catalog):
         return {}
     out: dict[str, tuple[str, dict[str | None, tuple[int, str]]]] = {}
     for table, signature, piece, rows, digest in con.execute(

@@ -294,22 +294,18 @@ def test_a_publish_hashes_only_the_dates_the_build_wrote_since_the_last(
     shutil.copy(full_build, build)
     target = tmp_path / "segments.duckdb"
     first = publish(build, target)
-    with duckdb.connect(str(build), read_only=True) as con:
-        log = dict(
-            con.execute(
-                "select as_of_date::varchar, written_in from meta.as_of_dates_written "
-                "where relation = 'marts.segment_snapshots'"
-            ).fetchall()
-        )
+    log = _pairs(
+        build,
+        "select as_of_date::varchar, written_in from meta.as_of_dates_written "
+        "where relation = 'marts.segment_snapshots'",
+    )
     dates = _dates(target, "main.segment_snapshots")
     assert len(dates) > 1 and set(log) == {str(d) for d in dates}
-    with duckdb.connect(str(target), read_only=True) as con:
-        stored = dict(
-            con.execute(
-                "select slice, written_in from _publish.slice_versions "
-                "where table_name = 'segment_snapshots'"
-            ).fetchall()
-        )
+    stored = _pairs(
+        target,
+        "select slice, written_in from _publish.slice_versions "
+        "where table_name = 'segment_snapshots'",
+    )
     assert stored == log and first.changes["segment_snapshots"] == "new"
 
     oldest, latest = min(dates), max(dates)
@@ -347,6 +343,12 @@ def test_a_publish_hashes_only_the_dates_the_build_wrote_since_the_last(
     )
     alone = publish(build, tmp_path / "alone" / "segments.duckdb")
     assert _fingerprints(target) == _fingerprints(alone.path)
+
+
+def _pairs(path: Path, sql: str) -> dict:
+    """{first column: second column} of a two-column query on the database at `path`."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return dict(con.execute(sql).fetchall())
 
 
 def _fingerprints(path: Path) -> list:
